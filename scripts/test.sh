@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: unit tests (ctest) and integration
+# tests that drive the real binary over HTTP and through the CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build.sh
+echo "== unit tests"
+ctest --test-dir build --output-on-failure -j 2
+echo "== integration tests"
+COUNTERSIGN_BINARY="$PWD/build/countersign" python3 -m unittest discover -s tests/integration -p 'test_*.py' -v

@@ -1,0 +1,320 @@
+#include "gateway/gateway.h"
+
+#include <fmt/format.h>
+
+#include "audit/event.h"
+#include "core/hash.h"
+
+namespace countersign::gateway {
+namespace {
+
+constexpr std::size_t kMaxNameLength = 256;
+constexpr int kConflictRetries = 5;
+
+boost::json::array string_array(const std::vector<std::string>& items) {
+  boost::json::array out;
+  for (const auto& item : items) out.emplace_back(item);
+  return out;
+}
+
+std::map<std::string, mask::MaskProfile> build_mask_profiles(const config::Config& config) {
+  std::map<std::string, mask::MaskProfile> profiles;
+  profiles["default"] = mask::default_profile();
+  // Profiles may extend profiles defined later in the file: resolve until stable.
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (const auto& spec : config.mask_profiles) {
+      if (profiles.contains(spec.name) && spec.name != "default") continue;
+      std::string parent = spec.extends.empty() ? "default" : spec.extends;
+      if (!profiles.contains(parent)) continue;
+      mask::MaskProfile profile = profiles[parent];
+      profile.name = spec.name;
+      for (const auto& word : spec.secret_keys) {
+        std::string normalized;
+        for (char c : word)
+          if (c != '-' && c != '_' && c != '.') normalized.push_back(static_cast<char>(std::tolower(c)));
+        profile.secret_key_words.push_back(normalized);
+      }
+      profiles[spec.name] = std::move(profile);
+      progress = true;
+    }
+  }
+  return profiles;
+}
+
+}  // namespace
+
+Gateway::Gateway(config::Config config, policy::Policy policy, store::Store& store,
+                 const Clock& clock)
+    : config_(std::move(config)),
+      policy_(std::move(policy)),
+      store_(store),
+      clock_(clock),
+      api_keys_(config_.api_keys),
+      mask_profiles_(build_mask_profiles(config_)) {}
+
+void Gateway::set_review_listener(std::function<void(const review::Review&)> listener) {
+  review_listener_ = std::move(listener);
+}
+
+void Gateway::notify(const review::Review& review) {
+  if (review_listener_) review_listener_(review);
+}
+
+const mask::MaskProfile& Gateway::mask_profile(const std::string& name) const {
+  auto found = mask_profiles_.find(name);
+  return found != mask_profiles_.end() ? found->second : mask_profiles_.at("default");
+}
+
+Result<Identity> Gateway::authenticate(std::string_view authorization_header,
+                                       const std::string& client_address) {
+  auto token = identity::bearer_token(authorization_header);
+  Result<Identity> identity = token ? api_keys_.authenticate(*token)
+                                    : fail(ErrorCode::unauthenticated,
+                                           "missing credentials: send Authorization: Bearer <API key>");
+  if (!identity) {
+    counters_.authentication_failures++;
+    audit::AuditEvent event;
+    event.time = clock_.now();
+    event.type = "auth.failed";
+    event.actor = "unknown";
+    event.details = {{"client_address", client_address}, {"reason", identity.error().message}};
+    event.controls = audit::controls_for(event.type);
+    std::vector<audit::AuditEvent> events{std::move(event)};
+    (void)store_.append_events(events);  // the refusal stands even if the log is unavailable
+  }
+  return identity;
+}
+
+audit::AuditEvent Gateway::event_for(const review::Review& review,
+                                     const review::ReviewChange& change) {
+  audit::AuditEvent event;
+  event.time = clock_.now();
+  event.type = change.type;
+  event.actor = change.actor;
+  event.action_digest = review.action.digest;
+  event.review_id = review.id;
+  event.details = change.details;
+  event.details["target"] = review.action.target;
+  event.details["verb"] = review.action.verb;
+  event.details["state"] = review::state_name(review.state);
+  event.controls = audit::controls_for(event.type);
+  return event;
+}
+
+Result<Outcome> Gateway::submit(const Identity& actor, const ActionRequest& request) {
+  // describe
+  auto target = config_.targets.find(request.target);
+  if (target == config_.targets.end())
+    return fail(ErrorCode::not_found, fmt::format("unknown target '{}'", request.target));
+  if (target->second.door != request.door)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("target '{}' is served by the {} door, not {}", request.target,
+                            target->second.door, request.door));
+  if (request.verb.empty() || request.verb.size() > kMaxNameLength)
+    return fail(ErrorCode::invalid_argument, "verb must be 1 to 256 characters");
+
+  Outcome outcome;
+  Action& action = outcome.action;
+  action.id = new_id("act");
+  action.actor = actor;
+  action.door = request.door;
+  action.target = request.target;
+  action.verb = request.verb;
+  action.params = request.params;
+  action.reason = request.reason;
+  action.session = request.session;
+  action.client_address = request.client_address;
+  action.time = clock_.now();
+  auto digest = action_digest(action);
+  if (!digest) return std::unexpected(digest.error());
+  outcome.digest = *digest;
+
+  // decide
+  outcome.decision = policy_.decide(action);
+  const Decision& decision = outcome.decision;
+  auto masked = mask::mask_json(action.params, mask_profile(decision.mask_profile));
+
+  audit::AuditEvent decided;
+  decided.time = action.time;
+  decided.type = "action.decided";
+  decided.actor = actor.subject;
+  decided.action_digest = outcome.digest;
+  decided.details = {{"action_id", action.id},
+                     {"door", action.door},
+                     {"target", action.target},
+                     {"verb", action.verb},
+                     {"params", masked.value},
+                     {"effect", effect_name(decision.effect)},
+                     {"rules", string_array(decision.rules)},
+                     {"reason", decision.reason},
+                     {"client_address", action.client_address}};
+  if (actor.on_behalf_of) decided.details["on_behalf_of"] = *actor.on_behalf_of;
+  if (action.reason)
+    decided.details["request_reason"] = mask::mask_text(*action.reason, "/reason", nullptr);
+  decided.controls = audit::controls_for(decided.type);
+
+  if (decision.effect != Effect::review) {
+    (decision.effect == Effect::allow ? counters_.decisions_allow : counters_.decisions_deny)++;
+    outcome.execute = decision.effect == Effect::allow;
+    std::vector<audit::AuditEvent> events{std::move(decided)};
+    if (auto appended = store_.append_events(events); !appended)
+      return std::unexpected(appended.error());
+    return outcome;
+  }
+  counters_.decisions_review++;
+
+  // review: an approved grant for this exact action is redeemed first.
+  std::optional<review::Review> redeemed_review;
+  auto redeemed = store_.redeem_grant(
+      outcome.digest, actor.subject, action.time, [&](review::Review& review) {
+        std::vector<audit::AuditEvent> events;
+        decided.review_id = review.id;
+        decided.details["grant"] = "redeemed";
+        events.push_back(decided);
+        for (const auto& change : review::mark_executed(review, action.time))
+          events.push_back(event_for(review, change));
+        redeemed_review = review;
+        return events;
+      });
+  if (!redeemed) return std::unexpected(redeemed.error());
+  if (redeemed->has_value()) {
+    counters_.grants_redeemed++;
+    outcome.execute = true;
+    outcome.redeemed_grant = **redeemed;
+    if (redeemed_review) {
+      redeemed_review->version++;
+      outcome.review = redeemed_review;
+      notify(*redeemed_review);
+    }
+    return outcome;
+  }
+
+  // An identical request while a review is pending joins that review.
+  auto open = store_.find_open_review(outcome.digest);
+  if (!open) return std::unexpected(open.error());
+  if (open->has_value() && (*open)->state == review::ReviewState::pending) {
+    decided.review_id = (*open)->id;
+    std::vector<audit::AuditEvent> events{std::move(decided)};
+    if (auto appended = store_.append_events(events); !appended)
+      return std::unexpected(appended.error());
+    outcome.review = std::move(**open);
+    return outcome;
+  }
+
+  review::ReviewedAction reviewed{action.id,     actor,          action.door,   action.target,
+                                  action.verb,   masked.value,   std::nullopt,  outcome.digest};
+  if (action.reason) reviewed.reason = mask::mask_text(*action.reason, "/reason", nullptr);
+  review::Review review = review::open_review(new_id("rv"), reviewed, decision, action.time);
+  decided.review_id = review.id;
+  review::ReviewChange created{"review.created", actor.subject,
+                               {{"rules", string_array(decision.rules)},
+                                {"steps", static_cast<std::int64_t>(review.flow.steps.size())},
+                                {"expires_at", format_time(review.expires_at)}}};
+  std::vector<audit::AuditEvent> events{std::move(decided), event_for(review, created)};
+  if (auto stored = store_.create_review(review, events); !stored)
+    return std::unexpected(stored.error());
+  notify(review);
+  outcome.review = std::move(review);
+  return outcome;
+}
+
+Result<void> Gateway::record_execution(const Outcome& outcome, bool succeeded,
+                                       boost::json::object details) {
+  audit::AuditEvent event;
+  event.time = clock_.now();
+  event.type = succeeded ? "action.executed" : "action.failed";
+  event.actor = outcome.action.actor.subject;
+  event.action_digest = outcome.digest;
+  if (outcome.review) event.review_id = outcome.review->id;
+  details["action_id"] = outcome.action.id;
+  details["target"] = outcome.action.target;
+  details["verb"] = outcome.action.verb;
+  event.details = std::move(details);
+  event.controls = audit::controls_for(event.type);
+  std::vector<audit::AuditEvent> events{std::move(event)};
+  return store_.append_events(events);
+}
+
+Result<review::Review> Gateway::get_review(const std::string& id) { return store_.get_review(id); }
+
+Result<store::ReviewPage> Gateway::list_reviews(const store::ReviewFilter& filter) {
+  return store_.list_reviews(filter);
+}
+
+Result<review::Review> Gateway::change_review(const std::string& review_id,
+                                              const ReviewMutation& mutate) {
+  // Optimistic concurrency: another request (or instance) may change the
+  // review between our read and write; the store refuses a stale write and
+  // we start again from the fresh state.
+  for (int attempt = 0; attempt < kConflictRetries; ++attempt) {
+    auto loaded = store_.get_review(review_id);
+    if (!loaded) return loaded;
+    review::Review review = std::move(*loaded);
+    const review::ReviewState before = review.state;
+    auto changes = mutate(review);
+    if (!changes) return std::unexpected(changes.error());
+    if (changes->empty()) return review;
+
+    std::vector<audit::AuditEvent> events;
+    for (const auto& change : *changes) events.push_back(event_for(review, change));
+    std::optional<review::Grant> grant;
+    if (before != review::ReviewState::approved && review.state == review::ReviewState::approved) {
+      const Millis now = clock_.now();
+      grant = review::Grant{new_id("gr"), review.id, review.action.digest,
+                            review.action.actor.subject, now, now + review.flow.grant_ttl,
+                            std::nullopt};
+      review::ReviewChange issued{"grant.issued", "system",
+                                  {{"grant_id", grant->id},
+                                   {"expires_at", format_time(grant->expires_at)}}};
+      events.push_back(event_for(review, issued));
+    }
+    auto stored = store_.update_review(review, grant, events);
+    if (stored) {
+      if (!changes->empty() && changes->front().type == "review.voted") counters_.votes++;
+      notify(review);
+      return review;
+    }
+    if (stored.error().code != ErrorCode::conflict) return std::unexpected(stored.error());
+  }
+  return fail(ErrorCode::unavailable,
+              fmt::format("review {} is changing too often; try again", review_id));
+}
+
+Result<review::Review> Gateway::vote(const std::string& review_id, const Identity& voter,
+                                     bool approve, const std::string& reason) {
+  return change_review(review_id, [&](review::Review& review) {
+    return review::vote(review, voter, approve, reason, clock_.now());
+  });
+}
+
+Result<review::Review> Gateway::escalate(const std::string& review_id, const Identity& by,
+                                         const std::string& reason) {
+  return change_review(review_id, [&](review::Review& review) {
+    return review::escalate(review, by, reason, clock_.now());
+  });
+}
+
+Result<review::Review> Gateway::cancel(const std::string& review_id, const Identity& by) {
+  return change_review(review_id, [&](review::Review& review) {
+    return review::cancel(review, by, clock_.now());
+  });
+}
+
+Result<int> Gateway::apply_deadlines() {
+  const Millis now = clock_.now();
+  auto due = store_.due_reviews(now);
+  if (!due) return std::unexpected(due.error());
+  int changed = 0;
+  for (const auto& candidate : *due) {
+    auto result = change_review(candidate.id, [&](review::Review& review)
+                                                  -> Result<std::vector<review::ReviewChange>> {
+      return review::advance_time(review, now);
+    });
+    if (result) ++changed;
+  }
+  return changed;
+}
+
+}  // namespace countersign::gateway

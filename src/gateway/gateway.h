@@ -1,0 +1,129 @@
+// The one data path every door shares:
+//   identify -> describe -> decide -> review -> (door executes) -> audit.
+// A door parses its protocol into an ActionRequest, calls submit(), and acts
+// on the Outcome; approvers call vote()/escalate()/cancel(). The Gateway owns
+// no sockets and never blocks waiting for a human: doors wait by subscribing
+// to review changes (set_review_listener) and resubmitting when woken.
+// It must never execute, or report as allowed, an action whose digest was not
+// allowed by policy or approved by a review, and never twice for one grant.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/json/value.hpp>
+
+#include "config/config.h"
+#include "core/action.h"
+#include "core/clock.h"
+#include "core/decision.h"
+#include "identity/api_keys.h"
+#include "mask/mask.h"
+#include "policy/policy.h"
+#include "review/review.h"
+#include "store/store.h"
+
+namespace countersign::gateway {
+
+// What a door knows about a request before it becomes an Action.
+struct ActionRequest {
+  std::string door;
+  std::string target;
+  std::string verb;
+  boost::json::value params = boost::json::object();
+  std::optional<std::string> reason;
+  std::optional<std::string> session;
+  std::string client_address;
+};
+
+// What submit() concluded.
+struct Outcome {
+  Action action;
+  std::string digest;
+  Decision decision;
+  // Set when policy asked for review: the pending (new or joined) review, or
+  // the approved review whose grant this submission redeemed.
+  std::optional<review::Review> review;
+  // True when the door may perform the action now: policy allowed it, or a
+  // grant for this exact digest was redeemed by this call.
+  bool execute = false;
+  std::optional<review::Grant> redeemed_grant;
+};
+
+// Counters for /metrics; read without locks, so plain atomics.
+struct Counters {
+  std::atomic<std::uint64_t> decisions_allow{0};
+  std::atomic<std::uint64_t> decisions_deny{0};
+  std::atomic<std::uint64_t> decisions_review{0};
+  std::atomic<std::uint64_t> grants_redeemed{0};
+  std::atomic<std::uint64_t> votes{0};
+  std::atomic<std::uint64_t> authentication_failures{0};
+};
+
+class Gateway {
+ public:
+  Gateway(config::Config config, policy::Policy policy, store::Store& store, const Clock& clock);
+
+  const config::Config& config() const { return config_; }
+  // The base URL in "approve at ..." messages, once the listener knows its port.
+  void set_public_url(std::string url) { config_.public_url = std::move(url); }
+  const policy::Policy& policy() const { return policy_; }
+  store::Store& store() { return store_; }
+  const Clock& clock() const { return clock_; }
+  Counters& counters() { return counters_; }
+
+  // identify: the identity behind a bearer credential. Failures are audited
+  // (without the credential).
+  Result<Identity> authenticate(std::string_view authorization_header,
+                                const std::string& client_address);
+
+  // describe + decide + review: decides the action and, for review, opens or
+  // joins a review, or redeems an approved grant for the identical action.
+  Result<Outcome> submit(const Identity& actor, const ActionRequest& request);
+
+  // Called by a door after performing (or failing) an action it was allowed
+  // to execute, so the audit log records the result.
+  Result<void> record_execution(const Outcome& outcome, bool succeeded,
+                                boost::json::object details);
+
+  Result<review::Review> get_review(const std::string& id);
+  Result<store::ReviewPage> list_reviews(const store::ReviewFilter& filter);
+
+  Result<review::Review> vote(const std::string& review_id, const Identity& voter, bool approve,
+                              const std::string& reason);
+  Result<review::Review> escalate(const std::string& review_id, const Identity& by,
+                                  const std::string& reason);
+  Result<review::Review> cancel(const std::string& review_id, const Identity& by);
+
+  // Applies escalation and expiry deadlines that have passed. Deadlines come
+  // from stored times, so they hold across restarts. Returns how many
+  // reviews changed.
+  Result<int> apply_deadlines();
+
+  // Called after every stored review change (on the caller's thread).
+  void set_review_listener(std::function<void(const review::Review&)> listener);
+
+  const mask::MaskProfile& mask_profile(const std::string& name) const;
+
+ private:
+  using ReviewMutation =
+      std::function<Result<std::vector<review::ReviewChange>>(review::Review&)>;
+  Result<review::Review> change_review(const std::string& review_id, const ReviewMutation& mutate);
+  audit::AuditEvent event_for(const review::Review& review, const review::ReviewChange& change);
+  void notify(const review::Review& review);
+
+  config::Config config_;
+  policy::Policy policy_;
+  store::Store& store_;
+  const Clock& clock_;
+  identity::ApiKeyDirectory api_keys_;
+  std::map<std::string, mask::MaskProfile> mask_profiles_;
+  std::function<void(const review::Review&)> review_listener_;
+  Counters counters_;
+};
+
+}  // namespace countersign::gateway

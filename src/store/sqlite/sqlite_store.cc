@@ -1,0 +1,854 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <algorithm>
+#include <charconv>
+#include <optional>
+#include <utility>
+
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+
+#include "core/canonical_json.h"
+#include "core/hash.h"
+#include "store/sqlite/exact_json.h"
+
+namespace countersign::store {
+namespace {
+
+namespace json = boost::json;
+
+// Ordered migrations: entry i brings a database from user_version i to i + 1.
+// Never edit a shipped entry; append a new one.
+constexpr const char* kMigrations[] = {
+    // 1: reviews, grants and the audit log.
+    R"sql(
+    CREATE TABLE reviews (
+      id TEXT PRIMARY KEY,
+      state TEXT NOT NULL,
+      requester TEXT NOT NULL,
+      on_behalf_of TEXT,
+      digest TEXT NOT NULL,
+      next_deadline INTEGER,
+      created_at INTEGER NOT NULL,
+      version INTEGER NOT NULL,
+      body TEXT NOT NULL
+    );
+    CREATE INDEX reviews_by_created ON reviews (created_at, id);
+    CREATE INDEX reviews_by_state ON reviews (state, created_at, id);
+    CREATE INDEX reviews_by_requester ON reviews (requester, created_at);
+    CREATE INDEX reviews_by_on_behalf_of ON reviews (on_behalf_of, created_at);
+    CREATE INDEX reviews_by_digest ON reviews (digest);
+    CREATE INDEX reviews_by_deadline ON reviews (next_deadline) WHERE next_deadline IS NOT NULL;
+
+    CREATE TABLE grants (
+      id TEXT PRIMARY KEY,
+      review_id TEXT NOT NULL REFERENCES reviews (id),
+      digest TEXT NOT NULL,
+      requester TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      expires_at INTEGER NOT NULL,
+      redeemed_at INTEGER
+    );
+    CREATE INDEX grants_unredeemed ON grants (digest, requester) WHERE redeemed_at IS NULL;
+    CREATE INDEX grants_by_review ON grants (review_id);
+
+    CREATE TABLE audit_events (
+      idx INTEGER PRIMARY KEY,
+      time INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      review_id TEXT,
+      action_digest TEXT,
+      verb TEXT,
+      body TEXT NOT NULL,
+      previous_hash TEXT NOT NULL,
+      hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_by_actor ON audit_events (actor, idx);
+    CREATE INDEX audit_by_type ON audit_events (type, idx);
+    CREATE INDEX audit_by_verb ON audit_events (verb, idx) WHERE verb IS NOT NULL;
+    CREATE INDEX audit_by_review ON audit_events (review_id, idx) WHERE review_id IS NOT NULL;
+    CREATE INDEX audit_by_time ON audit_events (time);
+    )sql",
+};
+
+constexpr int kBusyTimeoutMillis = 5000;
+constexpr int kDefaultPageSize = 50;
+constexpr int kMaxPageSize = 1000;
+
+// SQLite failures become errors that name the operation and SQLite's generic
+// description of the code, never the statement's bound values.
+Error database_error(int code, std::string_view operation) {
+  int primary = code & 0xFF;
+  ErrorCode error_code = (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+                             ? ErrorCode::unavailable
+                             : ErrorCode::internal;
+  return Error{error_code, "storage: " + std::string(operation) + ": " + sqlite3_errstr(code)};
+}
+
+int clamp_limit(int limit) {
+  if (limit <= 0) return kDefaultPageSize;
+  return std::min(limit, kMaxPageSize);
+}
+
+// The verb column that list_events filters on.
+std::optional<std::string> event_verb(const audit::AuditEvent& event,
+                                      std::string_view fallback_verb) {
+  if (const json::value* verb = event.details.if_contains("verb")) {
+    if (verb->is_string()) return std::string(verb->get_string());
+  }
+  if (!fallback_verb.empty()) return std::string(fallback_verb);
+  return std::nullopt;
+}
+
+std::optional<std::string> non_empty(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  return text;
+}
+
+// Review pages are keyed by (created_at, id); the cursor carries both,
+// hex-encoded so that callers treat it as opaque.
+std::string encode_review_cursor(Millis created_at, const std::string& id) {
+  return to_hex(std::to_string(created_at) + ":" + id);
+}
+
+struct ReviewCursor {
+  Millis created_at = 0;
+  std::string id;
+};
+
+std::optional<ReviewCursor> decode_review_cursor(std::string_view cursor) {
+  if (cursor.size() % 2 != 0) return std::nullopt;
+  std::string text;
+  for (std::size_t i = 0; i < cursor.size(); i += 2) {
+    unsigned value = 0;
+    auto [end, status] = std::from_chars(cursor.data() + i, cursor.data() + i + 2, value, 16);
+    if (status != std::errc() || end != cursor.data() + i + 2) return std::nullopt;
+    text.push_back(static_cast<char>(value));
+  }
+  std::size_t colon = text.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  ReviewCursor decoded;
+  auto [end, status] = std::from_chars(text.data(), text.data() + colon, decoded.created_at);
+  if (status != std::errc() || end != text.data() + colon) return std::nullopt;
+  decoded.id = text.substr(colon + 1);
+  return decoded;
+}
+
+// LIKE pattern matching `text` anywhere, with LIKE's wildcards taken literally.
+std::string contains_pattern(std::string_view text) {
+  std::string pattern = "%";
+  for (char character : text) {
+    if (character == '%' || character == '_' || character == '\\') pattern.push_back('\\');
+    pattern.push_back(character);
+  }
+  pattern.push_back('%');
+  return pattern;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Statement: a borrowed cached statement, reset when it goes out of scope so
+// that the next user finds it clean and no read transaction stays open.
+
+class SqliteStore::Statement {
+ public:
+  explicit Statement(sqlite3_stmt* statement) : statement_(statement) {}
+  Statement(Statement&& other) noexcept
+      : statement_(std::exchange(other.statement_, nullptr)), bind_error_(other.bind_error_) {}
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  ~Statement() {
+    if (statement_ == nullptr) return;
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+
+  // Parameters are 1-based, as in SQL.
+  void bind(int parameter, std::string_view text) {
+    remember(sqlite3_bind_text(statement_, parameter, text.data(), static_cast<int>(text.size()),
+                               SQLITE_TRANSIENT));
+  }
+  void bind(int parameter, std::int64_t number) {
+    remember(sqlite3_bind_int64(statement_, parameter, number));
+  }
+  void bind(int parameter, const std::optional<std::string>& text) {
+    if (text) {
+      bind(parameter, std::string_view(*text));
+    } else {
+      remember(sqlite3_bind_null(statement_, parameter));
+    }
+  }
+
+  // Makes the statement ready to run again with new bindings.
+  void reset() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+    bind_error_ = SQLITE_OK;
+  }
+
+  // SQLITE_ROW, SQLITE_DONE, or an error code (also a failed bind).
+  int step() {
+    if (bind_error_ != SQLITE_OK) return bind_error_;
+    return sqlite3_step(statement_);
+  }
+
+  // Runs a statement that returns no rows.
+  Result<void> run(std::string_view operation) {
+    int code = step();
+    if (code != SQLITE_DONE && code != SQLITE_ROW)
+      return std::unexpected(database_error(code, operation));
+    return {};
+  }
+
+  std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  std::string text(int column) const {
+    const unsigned char* data = sqlite3_column_text(statement_, column);
+    if (data == nullptr) return std::string();
+    return std::string(reinterpret_cast<const char*>(data),
+                       static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+  }
+
+ private:
+  void remember(int code) {
+    if (code != SQLITE_OK && bind_error_ == SQLITE_OK) bind_error_ = code;
+  }
+
+  sqlite3_stmt* statement_;
+  int bind_error_ = SQLITE_OK;
+};
+
+// ---------------------------------------------------------------------------
+// Transaction: rolls back unless committed, so every early error return
+// leaves the database as it was.
+
+class SqliteStore::Transaction {
+ public:
+  enum class Kind { read, write };
+
+  static Result<Transaction> begin(SqliteStore& store, Kind kind) {
+    // IMMEDIATE takes the write lock up front: a write transaction that
+    // started as a reader could otherwise fail with SQLITE_BUSY half-way
+    // when another process wrote in between.
+    auto begun = store.execute(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN");
+    if (!begun) return std::unexpected(begun.error());
+    return Transaction(store);
+  }
+
+  Transaction(Transaction&& other) noexcept
+      : store_(other.store_), open_(std::exchange(other.open_, false)) {}
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  ~Transaction() {
+    if (open_) (void)store_.execute("ROLLBACK");
+  }
+
+  Result<void> commit() {
+    auto committed = store_.execute("COMMIT");
+    if (committed) open_ = false;
+    return committed;
+  }
+
+ private:
+  explicit Transaction(SqliteStore& store) : store_(store) {}
+
+  SqliteStore& store_;
+  bool open_ = true;
+};
+
+// ---------------------------------------------------------------------------
+// Opening and schema
+
+int SqliteStore::schema_version() { return static_cast<int>(std::size(kMigrations)); }
+
+SqliteStore::SqliteStore(sqlite3* database) : database_(database) {}
+
+SqliteStore::~SqliteStore() {
+  for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
+  sqlite3_close(database_);
+}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+  sqlite3* database = nullptr;
+  // NOMUTEX: the store's own mutex already serializes every use of the connection.
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  int code = sqlite3_open_v2(path.c_str(), &database, flags, nullptr);
+  if (code != SQLITE_OK) {
+    sqlite3_close(database);
+    return std::unexpected(database_error(code, "open database"));
+  }
+  sqlite3_extended_result_codes(database, 1);
+  std::unique_ptr<SqliteStore> store(new SqliteStore(database));
+  std::lock_guard lock(store->mutex_);
+  if (auto configured = store->configure(path.empty() || path == ":memory:"); !configured) {
+    return std::unexpected(configured.error());
+  }
+  if (auto migrated = store->migrate(); !migrated) return std::unexpected(migrated.error());
+  return store;
+}
+
+Result<void> SqliteStore::configure(bool in_memory) {
+  int code = sqlite3_busy_timeout(database_, kBusyTimeoutMillis);
+  if (code != SQLITE_OK) return std::unexpected(database_error(code, "set busy timeout"));
+
+  auto journal = prepare("PRAGMA journal_mode = WAL");
+  if (!journal) return std::unexpected(journal.error());
+  if (int step = journal->step(); step != SQLITE_ROW) {
+    return std::unexpected(database_error(step, "enable WAL"));
+  }
+  // An in-memory database has no WAL; a file that cannot use one (some
+  // network file systems) would lose the durability argued for below.
+  if (!in_memory && journal->text(0) != "wal") {
+    return fail(ErrorCode::internal, "storage: the database cannot use WAL journaling");
+  }
+  // In WAL mode, synchronous=NORMAL still fsyncs the WAL at checkpoints, and
+  // a commit is durable against a crash of this process (the WAL is in the OS
+  // page cache); only a power loss or OS crash can lose the last commits, never
+  // corrupt the database. FULL would fsync on every commit for that last bit.
+  if (auto pragmas = execute("PRAGMA synchronous = NORMAL"); !pragmas) return pragmas;
+  return execute("PRAGMA foreign_keys = ON");
+}
+
+Result<void> SqliteStore::migrate() {
+  auto read_version = prepare("PRAGMA user_version");
+  if (!read_version) return std::unexpected(read_version.error());
+  if (int code = read_version->step(); code != SQLITE_ROW) {
+    return std::unexpected(database_error(code, "read schema version"));
+  }
+  const int stored = static_cast<int>(read_version->integer(0));
+  const int known = schema_version();
+  if (stored > known) {
+    return fail(ErrorCode::failed_precondition,
+                "storage: database schema version " + std::to_string(stored) +
+                    " is newer than this build supports (" + std::to_string(known) +
+                    "); upgrade countersign");
+  }
+  for (int version = stored; version < known; ++version) {
+    auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+    if (!transaction) return std::unexpected(transaction.error());
+    char* message = nullptr;
+    int code = sqlite3_exec(database_, kMigrations[version], nullptr, nullptr, &message);
+    sqlite3_free(message);
+    if (code != SQLITE_OK) {
+      return std::unexpected(
+          database_error(code, "migrate schema to version " + std::to_string(version + 1)));
+    }
+    // PRAGMA takes no bound parameters; the number is ours.
+    if (auto set = execute("PRAGMA user_version = " + std::to_string(version + 1)); !set) {
+      return set;
+    }
+    if (auto committed = transaction->commit(); !committed) return committed;
+  }
+  return {};
+}
+
+Result<SqliteStore::Statement> SqliteStore::prepare(std::string_view sql) {
+  std::string key(sql);
+  if (auto found = statements_.find(key); found != statements_.end()) {
+    return Statement(found->second);
+  }
+  sqlite3_stmt* statement = nullptr;
+  int code = sqlite3_prepare_v3(database_, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &statement, nullptr);
+  if (code != SQLITE_OK) {
+    sqlite3_finalize(statement);
+    return std::unexpected(database_error(code, "prepare statement"));
+  }
+  statements_.emplace(std::move(key), statement);
+  return Statement(statement);
+}
+
+Result<void> SqliteStore::execute(std::string_view sql) {
+  auto statement = prepare(sql);
+  if (!statement) return std::unexpected(statement.error());
+  return statement->run(sql);
+}
+
+// ---------------------------------------------------------------------------
+// Rows
+
+Result<std::vector<review::Review>> SqliteStore::read_reviews(Statement& statement) {
+  std::vector<review::Review> reviews;
+  for (;;) {
+    int code = statement.step();
+    if (code == SQLITE_DONE) break;
+    if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read reviews"));
+    // Columns: version, body.
+    auto body = parse_exact_json(statement.text(1));
+    if (!body) return fail(ErrorCode::internal, "storage: a stored review is not valid JSON");
+    auto review = review::review_from_json(*body);
+    if (!review) {
+      return fail(ErrorCode::internal,
+                  "storage: a stored review is unreadable: " + review.error().message);
+    }
+    review->version = statement.integer(0);  // the column is the truth
+    reviews.push_back(std::move(*review));
+  }
+  return reviews;
+}
+
+Result<review::Review> SqliteStore::load_review(const std::string& id) {
+  auto statement = prepare("SELECT version, body FROM reviews WHERE id = ?1");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, std::string_view(id));
+  auto reviews = read_reviews(*statement);
+  if (!reviews) return std::unexpected(reviews.error());
+  if (reviews->empty()) return fail(ErrorCode::not_found, "no such review");
+  return std::move(reviews->front());
+}
+
+namespace {
+
+// The stored body: the review's JSON as it will be after this save.
+Result<std::string> review_body(const review::Review& review) {
+  json::object body = review::to_json(review);
+  auto canonical = canonicalize(body);
+  if (!canonical) {
+    return fail(ErrorCode::invalid_argument,
+                "review cannot be stored: " + canonical.error().message);
+  }
+  return canonical;
+}
+
+}  // namespace
+
+Result<void> SqliteStore::insert_review(const review::Review& review) {
+  auto body = review_body(review);
+  if (!body) return std::unexpected(body.error());
+  auto statement = prepare(
+      "INSERT INTO reviews (id, state, requester, on_behalf_of, digest, next_deadline, "
+      "created_at, version, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  if (!statement) return std::unexpected(statement.error());
+  Millis deadline = review::next_deadline(review);
+  statement->bind(1, std::string_view(review.id));
+  statement->bind(2, review::state_name(review.state));
+  statement->bind(3, std::string_view(review.action.actor.subject));
+  statement->bind(4, review.action.actor.on_behalf_of);
+  statement->bind(5, std::string_view(review.action.digest));
+  if (deadline != 0) statement->bind(6, deadline);  // unbound stays NULL: no deadline
+  statement->bind(7, review.created_at);
+  statement->bind(8, review.version);
+  statement->bind(9, std::string_view(*body));
+  int code = statement->step();
+  if ((code & 0xFF) == SQLITE_CONSTRAINT) return fail(ErrorCode::conflict, "review already exists");
+  if (code != SQLITE_DONE) return std::unexpected(database_error(code, "insert review"));
+  return {};
+}
+
+Result<void> SqliteStore::save_review(const review::Review& review) {
+  review::Review saved = review;
+  saved.version = review.version + 1;
+  auto body = review_body(saved);
+  if (!body) return std::unexpected(body.error());
+  // Optimistic concurrency: the row changes only if nobody saved since the
+  // caller read it.
+  auto statement = prepare(
+      "UPDATE reviews SET state = ?2, requester = ?3, on_behalf_of = ?4, digest = ?5, "
+      "next_deadline = ?6, created_at = ?7, version = ?8, body = ?9 "
+      "WHERE id = ?1 AND version = ?10");
+  if (!statement) return std::unexpected(statement.error());
+  Millis deadline = review::next_deadline(saved);
+  statement->bind(1, std::string_view(saved.id));
+  statement->bind(2, review::state_name(saved.state));
+  statement->bind(3, std::string_view(saved.action.actor.subject));
+  statement->bind(4, saved.action.actor.on_behalf_of);
+  statement->bind(5, std::string_view(saved.action.digest));
+  if (deadline != 0) statement->bind(6, deadline);
+  statement->bind(7, saved.created_at);
+  statement->bind(8, saved.version);
+  statement->bind(9, std::string_view(*body));
+  statement->bind(10, review.version);
+  if (auto ran = statement->run("update review"); !ran) return ran;
+  if (sqlite3_changes(database_) == 1) return {};
+
+  auto exists = prepare("SELECT 1 FROM reviews WHERE id = ?1");
+  if (!exists) return std::unexpected(exists.error());
+  exists->bind(1, std::string_view(review.id));
+  int code = exists->step();
+  if (code == SQLITE_DONE) return fail(ErrorCode::not_found, "no such review");
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "check review"));
+  return fail(ErrorCode::conflict, "review was changed concurrently; reload and retry");
+}
+
+Result<void> SqliteStore::insert_grant(const review::Grant& grant) {
+  auto statement = prepare(
+      "INSERT INTO grants (id, review_id, digest, requester, created_at, expires_at, redeemed_at) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, std::string_view(grant.id));
+  statement->bind(2, std::string_view(grant.review_id));
+  statement->bind(3, std::string_view(grant.digest));
+  statement->bind(4, std::string_view(grant.requester));
+  statement->bind(5, grant.created_at);
+  statement->bind(6, grant.expires_at);
+  if (grant.redeemed_at) statement->bind(7, *grant.redeemed_at);
+  int code = statement->step();
+  if ((code & 0xFF) == SQLITE_CONSTRAINT) {
+    return fail(ErrorCode::conflict, "grant already exists or names an unknown review");
+  }
+  if (code != SQLITE_DONE) return std::unexpected(database_error(code, "insert grant"));
+  return {};
+}
+
+// Seals copies of `events` after the last stored event and inserts them. The
+// last hash is read inside the caller's write transaction, so no concurrent
+// append can slip in between reading it and extending the chain.
+Result<std::vector<audit::AuditEvent>> SqliteStore::append_sealed(
+    const std::vector<audit::AuditEvent>& events, std::string_view fallback_verb) {
+  std::vector<audit::AuditEvent> sealed = events;
+  if (sealed.empty()) return sealed;
+
+  auto last = prepare("SELECT idx, hash FROM audit_events ORDER BY idx DESC LIMIT 1");
+  if (!last) return std::unexpected(last.error());
+  std::int64_t next_index = 0;
+  std::string previous_hash = audit::kGenesisHash;
+  int code = last->step();
+  if (code == SQLITE_ROW) {
+    next_index = last->integer(0) + 1;
+    previous_hash = last->text(1);
+  } else if (code != SQLITE_DONE) {
+    return std::unexpected(database_error(code, "read last audit event"));
+  }
+  if (auto sealed_ok = audit::seal(sealed, next_index, previous_hash); !sealed_ok) {
+    return std::unexpected(sealed_ok.error());
+  }
+
+  auto insert = prepare(
+      "INSERT INTO audit_events (idx, time, type, actor, review_id, action_digest, verb, body, "
+      "previous_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+  if (!insert) return std::unexpected(insert.error());
+  for (const audit::AuditEvent& event : sealed) {
+    auto body = canonicalize(audit::event_body(event));
+    if (!body) return std::unexpected(body.error());
+    Statement& statement = *insert;
+    statement.bind(1, event.index);
+    statement.bind(2, event.time);
+    statement.bind(3, std::string_view(event.type));
+    statement.bind(4, std::string_view(event.actor));
+    statement.bind(5, non_empty(event.review_id));
+    statement.bind(6, non_empty(event.action_digest));
+    statement.bind(7, event_verb(event, fallback_verb));
+    statement.bind(8, std::string_view(*body));
+    statement.bind(9, std::string_view(event.previous_hash));
+    statement.bind(10, std::string_view(event.hash));
+    if (auto ran = statement.run("append audit event"); !ran) return std::unexpected(ran.error());
+    statement.reset();
+  }
+  return sealed;
+}
+
+// ---------------------------------------------------------------------------
+// Writes
+
+Result<void> SqliteStore::append_events(std::vector<audit::AuditEvent>& events) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto sealed = append_sealed(events, "");
+  if (!sealed) return std::unexpected(sealed.error());
+  if (auto committed = transaction->commit(); !committed) return committed;
+  events = std::move(*sealed);  // only once the events are durable
+  return {};
+}
+
+Result<void> SqliteStore::create_review(review::Review& review,
+                                        std::vector<audit::AuditEvent>& events) {
+  std::lock_guard lock(mutex_);
+  review::Review created = review;
+  created.version = 1;
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  if (auto inserted = insert_review(created); !inserted) return inserted;
+  auto sealed = append_sealed(events, created.action.verb);
+  if (!sealed) return std::unexpected(sealed.error());
+  if (auto committed = transaction->commit(); !committed) return committed;
+  review.version = created.version;
+  events = std::move(*sealed);
+  return {};
+}
+
+Result<void> SqliteStore::update_review(review::Review& review,
+                                        const std::optional<review::Grant>& grant,
+                                        std::vector<audit::AuditEvent>& events) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  if (auto saved = save_review(review); !saved) return saved;
+  if (grant) {
+    if (auto inserted = insert_grant(*grant); !inserted) return inserted;
+  }
+  auto sealed = append_sealed(events, review.action.verb);
+  if (!sealed) return std::unexpected(sealed.error());
+  if (auto committed = transaction->commit(); !committed) return committed;
+  review.version += 1;
+  events = std::move(*sealed);
+  return {};
+}
+
+Result<std::optional<review::Grant>> SqliteStore::redeem_grant(const std::string& digest,
+                                                               const std::string& requester,
+                                                               Millis now, const RedeemHook& hook) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+
+  // One statement claims the grant: the write lock plus `redeemed_at IS NULL`
+  // in the outer WHERE make a second claimant, in this process or another,
+  // find nothing.
+  auto claim = prepare(
+      "UPDATE grants SET redeemed_at = ?1 WHERE id = ("
+      "  SELECT id FROM grants WHERE digest = ?2 AND requester = ?3 AND redeemed_at IS NULL"
+      "  AND expires_at > ?1 ORDER BY created_at LIMIT 1"
+      ") AND redeemed_at IS NULL "
+      "RETURNING id, review_id, digest, requester, created_at, expires_at, redeemed_at");
+  if (!claim) return std::unexpected(claim.error());
+  claim->bind(1, now);
+  claim->bind(2, std::string_view(digest));
+  claim->bind(3, std::string_view(requester));
+  int code = claim->step();
+  if (code == SQLITE_DONE) return std::optional<review::Grant>();  // rolls back
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "redeem grant"));
+  review::Grant grant;
+  grant.id = claim->text(0);
+  grant.review_id = claim->text(1);
+  grant.digest = claim->text(2);
+  grant.requester = claim->text(3);
+  grant.created_at = claim->integer(4);
+  grant.expires_at = claim->integer(5);
+  grant.redeemed_at = claim->integer(6);
+  if (int done = claim->step(); done != SQLITE_DONE) {
+    return std::unexpected(database_error(done, "redeem grant"));
+  }
+
+  auto review = load_review(grant.review_id);
+  if (!review) {
+    if (review.error().code == ErrorCode::not_found) {
+      return fail(ErrorCode::internal, "storage: a grant names a review that does not exist");
+    }
+    return std::unexpected(review.error());
+  }
+  std::vector<audit::AuditEvent> events;
+  try {
+    events = hook(*review);
+  } catch (...) {
+    // The hook is the caller's code; an exception must not cross the store's
+    // boundary with a transaction open. The claim is rolled back.
+    return fail(ErrorCode::internal, "storage: the redeem hook failed");
+  }
+  if (auto saved = save_review(*review); !saved) return std::unexpected(saved.error());
+  auto sealed = append_sealed(events, review->action.verb);
+  if (!sealed) return std::unexpected(sealed.error());
+  if (auto committed = transaction->commit(); !committed) {
+    return std::unexpected(committed.error());
+  }
+  return std::optional<review::Grant>(std::move(grant));
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+Result<review::Review> SqliteStore::get_review(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto review = load_review(id);
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return review;
+}
+
+namespace {
+
+// Values for a statement whose WHERE clause is assembled from a filter.
+class Parameters {
+ public:
+  std::string add(std::int64_t number) {
+    numbers_.emplace_back(next(), number);
+    return "?" + std::to_string(count_);
+  }
+  std::string add(std::string text) {
+    texts_.emplace_back(next(), std::move(text));
+    return "?" + std::to_string(count_);
+  }
+  template <typename StatementType>
+  void bind(StatementType& statement) const {
+    for (const auto& [position, number] : numbers_) statement.bind(position, number);
+    for (const auto& [position, text] : texts_) statement.bind(position, std::string_view(text));
+  }
+
+ private:
+  int next() { return ++count_; }
+
+  int count_ = 0;
+  std::vector<std::pair<int, std::int64_t>> numbers_;
+  std::vector<std::pair<int, std::string>> texts_;
+};
+
+std::string where_clause(const std::vector<std::string>& conditions) {
+  std::string clause;
+  for (const std::string& condition : conditions) {
+    clause += clause.empty() ? " WHERE " : " AND ";
+    clause += condition;
+  }
+  return clause;
+}
+
+}  // namespace
+
+Result<ReviewPage> SqliteStore::list_reviews(const ReviewFilter& filter) {
+  const int limit = clamp_limit(filter.limit);
+  Parameters parameters;
+  std::vector<std::string> conditions;
+  if (filter.state) {
+    conditions.push_back("state = " +
+                         parameters.add(std::string(review::state_name(*filter.state))));
+  }
+  if (filter.requester) {
+    std::string requester = parameters.add(*filter.requester);
+    conditions.push_back("(requester = " + requester + " OR on_behalf_of = " + requester + ")");
+  }
+  if (!filter.cursor.empty()) {
+    auto cursor = decode_review_cursor(filter.cursor);
+    if (!cursor) return fail(ErrorCode::invalid_argument, "malformed review cursor");
+    std::string created_at = parameters.add(cursor->created_at);
+    std::string id = parameters.add(cursor->id);
+    conditions.push_back("(created_at, id) < (" + created_at + ", " + id + ")");
+  }
+  // Each filter combination is its own SQL text, so each gets its own cached
+  // plan that can use the matching index.
+  std::string sql = "SELECT version, body FROM reviews" + where_clause(conditions) +
+                    " ORDER BY created_at DESC, id DESC LIMIT " +
+                    parameters.add(std::int64_t{limit} + 1);
+
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto statement = prepare(sql);
+  if (!statement) return std::unexpected(statement.error());
+  parameters.bind(*statement);
+  auto reviews = read_reviews(*statement);
+  if (!reviews) return std::unexpected(reviews.error());
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+
+  ReviewPage page;
+  if (static_cast<int>(reviews->size()) > limit) {
+    reviews->resize(limit);
+    page.next_cursor = encode_review_cursor(reviews->back().created_at, reviews->back().id);
+  }
+  page.reviews = std::move(*reviews);
+  return page;
+}
+
+Result<std::vector<review::Review>> SqliteStore::due_reviews(Millis now) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto statement = prepare(
+      "SELECT version, body FROM reviews WHERE next_deadline IS NOT NULL AND next_deadline <= ?1 "
+      "AND state = 'pending' ORDER BY next_deadline, id");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, now);
+  auto reviews = read_reviews(*statement);
+  if (!reviews) return std::unexpected(reviews.error());
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return reviews;
+}
+
+Result<std::optional<review::Review>> SqliteStore::find_open_review(const std::string& digest) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto statement = prepare(
+      "SELECT version, body FROM reviews WHERE digest = ?1 AND state IN ('pending', 'approved') "
+      "ORDER BY created_at DESC, id DESC LIMIT 1");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, std::string_view(digest));
+  auto reviews = read_reviews(*statement);
+  if (!reviews) return std::unexpected(reviews.error());
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  if (reviews->empty()) return std::optional<review::Review>();
+  return std::optional<review::Review>(std::move(reviews->front()));
+}
+
+Result<AuditPage> SqliteStore::list_events(const AuditFilter& filter) {
+  const int limit = clamp_limit(filter.limit);
+  Parameters parameters;
+  std::vector<std::string> conditions;
+  if (filter.after_index >= 0) conditions.push_back("idx > " + parameters.add(filter.after_index));
+  if (!filter.actor.empty()) conditions.push_back("actor = " + parameters.add(filter.actor));
+  if (!filter.verb.empty()) conditions.push_back("verb = " + parameters.add(filter.verb));
+  if (!filter.type.empty()) conditions.push_back("type = " + parameters.add(filter.type));
+  if (!filter.review_id.empty()) {
+    conditions.push_back("review_id = " + parameters.add(filter.review_id));
+  }
+  if (filter.from > 0) conditions.push_back("time >= " + parameters.add(filter.from));
+  if (filter.to > 0) conditions.push_back("time < " + parameters.add(filter.to));
+  if (!filter.text.empty()) {
+    // LIKE is case-insensitive for ASCII, which suits a search box.
+    conditions.push_back("body LIKE " + parameters.add(contains_pattern(filter.text)) +
+                         " ESCAPE '\\'");
+  }
+  std::string sql = "SELECT idx, body, previous_hash, hash FROM audit_events" +
+                    where_clause(conditions) + " ORDER BY idx LIMIT " +
+                    parameters.add(std::int64_t{limit} + 1);
+
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto statement = prepare(sql);
+  if (!statement) return std::unexpected(statement.error());
+  parameters.bind(*statement);
+
+  AuditPage page;
+  for (;;) {
+    int code = statement->step();
+    if (code == SQLITE_DONE) break;
+    if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read audit events"));
+    if (static_cast<int>(page.events.size()) == limit) {
+      page.next_cursor = page.events.back().index;
+      break;
+    }
+    auto body = parse_exact_json(statement->text(1));
+    if (!body) return fail(ErrorCode::internal, "storage: a stored audit event is not valid JSON");
+    auto event = audit::event_from_json(*body);
+    if (!event) return fail(ErrorCode::internal, "storage: a stored audit event is unreadable");
+    event->index = statement->integer(0);
+    event->previous_hash = statement->text(2);
+    event->hash = statement->text(3);
+    page.events.push_back(std::move(*event));
+  }
+  statement->reset();  // finish the read before committing
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return page;
+}
+
+Result<std::int64_t> SqliteStore::event_count() {
+  std::lock_guard lock(mutex_);
+  // Indexes are 0, 1, 2, ... by construction, so the size of the log is the
+  // last index + 1: one B-tree lookup instead of a full count.
+  auto statement = prepare("SELECT coalesce(max(idx) + 1, 0) FROM audit_events");
+  if (!statement) return std::unexpected(statement.error());
+  int code = statement->step();
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "count audit events"));
+  return statement->integer(0);
+}
+
+Result<std::int64_t> SqliteStore::count_reviews(review::ReviewState state) {
+  std::lock_guard lock(mutex_);
+  auto statement = prepare("SELECT count(*) FROM reviews WHERE state = ?1");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, review::state_name(state));
+  int code = statement->step();
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "count reviews"));
+  return statement->integer(0);
+}
+
+bool SqliteStore::healthy() {
+  std::lock_guard lock(mutex_);
+  auto statement = prepare("SELECT 1");
+  return statement && statement->step() == SQLITE_ROW;
+}
+
+}  // namespace countersign::store

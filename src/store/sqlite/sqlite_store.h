@@ -1,0 +1,80 @@
+// The embedded default Store: one SQLite file in WAL mode, one connection
+// per process, every public call one transaction. It persists what the
+// review and audit modules produce; it must never decide anything about a
+// review, never commit a state change without the audit events describing
+// it, and never put a bound value (subjects, digests, params) into an error
+// message.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace countersign::store {
+
+class SqliteStore final : public Store {
+ public:
+  // The schema version this build writes. A database with a higher version
+  // was written by a newer build and is refused rather than misread.
+  static int schema_version();
+
+  // Opens or creates the database at `path` (":memory:" for a private
+  // in-memory one) and brings its schema up to date.
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  Result<void> append_events(std::vector<audit::AuditEvent>& events) override;
+  Result<void> create_review(review::Review& review,
+                             std::vector<audit::AuditEvent>& events) override;
+  Result<void> update_review(review::Review& review, const std::optional<review::Grant>& grant,
+                             std::vector<audit::AuditEvent>& events) override;
+  Result<review::Review> get_review(const std::string& id) override;
+  Result<ReviewPage> list_reviews(const ReviewFilter& filter) override;
+  Result<std::vector<review::Review>> due_reviews(Millis now) override;
+  Result<std::optional<review::Review>> find_open_review(const std::string& digest) override;
+  // `hook` runs with the store locked: it must not call back into this store.
+  Result<std::optional<review::Grant>> redeem_grant(const std::string& digest,
+                                                    const std::string& requester, Millis now,
+                                                    const RedeemHook& hook) override;
+  Result<AuditPage> list_events(const AuditFilter& filter) override;
+  Result<std::int64_t> event_count() override;
+  Result<std::int64_t> count_reviews(review::ReviewState state) override;
+  bool healthy() override;
+
+ private:
+  class Statement;
+  class Transaction;
+
+  explicit SqliteStore(sqlite3* database);
+
+  // Everything below expects mutex_ to be held.
+  Result<void> configure(bool in_memory);
+  Result<void> migrate();
+  Result<Statement> prepare(std::string_view sql);
+  Result<void> execute(std::string_view sql);
+  Result<review::Review> load_review(const std::string& id);
+  Result<void> insert_review(const review::Review& review);
+  Result<void> save_review(const review::Review& review);
+  Result<void> insert_grant(const review::Grant& grant);
+  Result<std::vector<audit::AuditEvent>> append_sealed(const std::vector<audit::AuditEvent>& events,
+                                                       std::string_view fallback_verb);
+  Result<std::vector<review::Review>> read_reviews(Statement& statement);
+
+  std::mutex mutex_;
+  sqlite3* database_;
+  // Prepared once, reused for the life of the connection; keyed by SQL text.
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
+
+}  // namespace countersign::store
