@@ -1,6 +1,7 @@
 #include "policy/rule_index.h"
 
 #include <algorithm>
+#include <array>
 
 namespace countersign::policy {
 
@@ -65,6 +66,7 @@ std::size_t FieldIndex::lookup(std::string_view value,
 
 void RuleIndex::add(RuleNumber rule, const std::vector<Glob>& doors,
                     const std::vector<Glob>& targets, const std::vector<Glob>& verbs) {
+  rule_count_ = std::max<std::size_t>(rule_count_, rule + 1);
   doors_.add(rule, doors);
   targets_.add(rule, targets);
   verbs_.add(rule, verbs);
@@ -76,28 +78,52 @@ void RuleIndex::candidates(std::string_view door, std::string_view target, std::
   // The three lookups share one scratch list of buckets.
   std::vector<const std::vector<RuleNumber>*> buckets;
   buckets.reserve(24);
-  std::size_t door_count = doors_.lookup(door, buckets);
-  if (door_count == 0) return;
-  std::size_t door_end = buckets.size();
-  std::size_t target_count = targets_.lookup(target, buckets);
-  if (target_count == 0) return;
-  std::size_t target_end = buckets.size();
-  std::size_t verb_count = verbs_.lookup(verb, buckets);
-  if (verb_count == 0) return;
-
-  // Every matching rule is in all three candidate sets, so the smallest one
-  // is enough.
-  std::size_t begin = 0, end = door_end, count = door_count;
-  if (target_count < count) begin = door_end, end = target_end, count = target_count;
-  if (verb_count < count) begin = target_end, end = buckets.size(), count = verb_count;
-
-  out.reserve(count);
-  for (std::size_t i = begin; i < end; ++i)
-    out.insert(out.end(), buckets[i]->begin(), buckets[i]->end());
-  if (end - begin > 1) {
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+  struct Field {
+    std::size_t begin, end, count;
+  };
+  std::array<Field, 3> fields;
+  const FieldIndex* indexes[3] = {&doors_, &targets_, &verbs_};
+  const std::string_view values[3] = {door, target, verb};
+  for (int i = 0; i < 3; ++i) {
+    std::size_t begin = buckets.size();
+    std::size_t count = indexes[i]->lookup(values[i], buckets);
+    if (count == 0) return;  // no rule accepts this value
+    fields[i] = Field{begin, buckets.size(), count};
   }
+  std::sort(fields.begin(), fields.end(),
+            [](const Field& a, const Field& b) { return a.count < b.count; });
+
+  // Every matching rule is in all three candidate sets. Take the smallest;
+  // when it is not tiny, keep only the rules also in the second smallest,
+  // marking that set in a per-thread scratch array (O(|smallest| + |second|)).
+  const Field& smallest = fields[0];
+  const Field& second = fields[1];
+  out.reserve(smallest.count);
+  if (smallest.count <= 8) {
+    for (std::size_t i = smallest.begin; i < smallest.end; ++i)
+      out.insert(out.end(), buckets[i]->begin(), buckets[i]->end());
+  } else {
+    thread_local std::vector<std::uint32_t> marks;
+    thread_local std::uint32_t generation = 0;
+    if (marks.size() < rule_count_) marks.resize(rule_count_, 0);
+    if (generation >= 0xFFFF'FFF0u) {  // wrapped: old marks could collide
+      std::fill(marks.begin(), marks.end(), 0);
+      generation = 0;
+    }
+    generation += 2;
+    const std::uint32_t in_second = generation, taken = generation + 1;
+    for (std::size_t i = second.begin; i < second.end; ++i)
+      for (RuleNumber rule : *buckets[i]) marks[rule] = in_second;
+    for (std::size_t i = smallest.begin; i < smallest.end; ++i) {
+      for (RuleNumber rule : *buckets[i]) {
+        if (marks[rule] != in_second) continue;
+        marks[rule] = taken;  // a rule listed in several buckets is taken once
+        out.push_back(rule);
+      }
+    }
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
 }  // namespace countersign::policy

@@ -3,9 +3,10 @@
 // it keeps exact patterns in a hash map and the literal prefixes of glob
 // patterns ("sql:*" -> "sql:") in a trie; rules with no pattern for a field,
 // or a pattern starting with a wildcard, sit at the trie's root. A lookup
-// picks whichever field yields the fewest candidates.
+// intersects the candidate sets of the two fields that yield the fewest.
 // The index only narrows: candidates must still be matched in full. It must
-// never drop a rule that matches. Lookups allocate only small scratch lists.
+// never drop a rule that matches. Lookups allocate only small scratch lists
+// (plus one per-thread mark array, sized once to the largest policy).
 #pragma once
 
 #include <cstdint>
@@ -59,6 +60,7 @@ class RuleIndex {
 
  private:
   FieldIndex doors_, targets_, verbs_;
+  std::size_t rule_count_ = 0;
 };
 
 }  // namespace countersign::policy

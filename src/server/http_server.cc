@@ -17,7 +17,7 @@ using asio::ip::tcp;
 namespace {
 
 constexpr auto kHeaderTimeout = std::chrono::seconds(30);
-constexpr auto kDeadlineSweep = std::chrono::seconds(1);
+constexpr auto kDeadlineSweep = std::chrono::milliseconds(250);
 
 // Held requests, keyed by review id. A review change cancels their timers,
 // which wakes the waiting coroutines immediately.
@@ -160,7 +160,7 @@ struct HttpServer::Impl {
   }
 
   // Escalation and expiry come from stored deadlines; checking them every
-  // second (and once at start) makes them survive restarts.
+  // quarter second (and once at start) makes them survive restarts.
   asio::awaitable<void> sweep_deadlines() {
     asio::steady_timer timer(io);
     for (;;) {

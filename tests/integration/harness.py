@@ -56,7 +56,8 @@ class Gateway:
             raise RuntimeError("gateway did not start: " + line + rest)
         self.url = match.group(1)
         # Keep draining output so the server never blocks on a full pipe.
-        threading.Thread(target=self._drain, daemon=True).start()
+        self.drainer = threading.Thread(target=self._drain, daemon=True)
+        self.drainer.start()
         return self
 
     def _drain(self):
@@ -67,6 +68,8 @@ class Gateway:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+            self.drainer.join(timeout=5)
+            self.process.stdout.close()
 
     def __enter__(self):
         return self.start()
