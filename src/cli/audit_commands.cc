@@ -47,7 +47,7 @@ int search(const ClientOptions& client, const SearchOptions& options) {
     };
     std::string summary;
     if (const auto* details = event.if_contains("details"); details && details->is_object()) {
-      for (const char* key : {"verb", "target", "effect", "vote", "reason", "state"}) {
+      for (const char* key : {"verb", "target", "effect", "grant", "vote", "reason", "state"}) {
         const auto* value = details->get_object().if_contains(key);
         if (value && value->is_string() && !value->get_string().empty())
           summary += fmt::format(" {}={}", key, std::string_view(value->get_string()));

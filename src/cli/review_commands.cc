@@ -101,10 +101,10 @@ int list(const ClientOptions& client, const std::string& state, const std::strin
     return kExitOk;
   }
   const Millis now = SystemClock().now();
-  std::cout << fmt::format("{:<36} {:<9} {:<14} {:<28} {:<32} {}\n", "ID", "STATE", "TARGET", "VERB",
+  std::cout << fmt::format("{:<36} {:<9} {:<12} {:<24} {:<40} {}\n", "ID", "STATE", "TARGET", "VERB",
                            "REQUESTER", "WAITING");
   for (const auto& review : reviews) {
-    std::cout << fmt::format("{:<36} {:<9} {:<14} {:<28} {:<32} {}\n", text_at(review, {"id"}),
+    std::cout << fmt::format("{:<36} {:<9} {:<12} {:<24} {:<40} {}\n", text_at(review, {"id"}),
                              text_at(review, {"state"}), text_at(review, {"action", "target"}),
                              text_at(review, {"action", "verb"}), requester(review),
                              format_duration(now - millis_at(review, "created_at")));
@@ -132,8 +132,9 @@ int decide(const ClientOptions& client, const std::string& id, const std::string
   }
   const auto& review = answer->body;
   std::string state = text_at(review, {"state"});
-  std::cout << fmt::format("{}: {} ({})\n", text_at(review, {"id"}), state,
-                           state == "pending" ? progress(review) : text_at(review, {"outcome_reason"}));
+  std::string detail = state == "pending" ? progress(review) : text_at(review, {"outcome_reason"});
+  std::cout << fmt::format("{}: {}{}\n", text_at(review, {"id"}), state,
+                           detail.empty() ? "" : " (" + detail + ")");
   return kExitOk;
 }
 

@@ -132,8 +132,8 @@ void read_listen(const Reader& reader, const YAML::Node& node, Config& config) {
     reader.fail_at(node, fmt::format("listen must be HOST:PORT, got '{}'", listen));
   config.listen_address = listen.substr(0, colon);
   std::string port = listen.substr(colon + 1);
-  if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535)
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535)
     reader.fail_at(node, fmt::format("listen: bad port '{}'", port));
   config.listen_port = std::stoi(port);
 }
@@ -183,7 +183,7 @@ void read_api_keys(const Reader& reader, const YAML::Node& node, Config& config)
                        "key_sha256 must be 64 lowercase hex digits (sha256sum of the key)");
     } else if (entry["key"]) {
       auto secret = resolve_secret(reader.secret(entry["key"], "api key"));
-      if (!secret) reader.fail_at(entry["key"], secret.error().message);
+      if (!secret) throw ConfigError{secret.error().message};  // already names file:line
       key.key_sha256 = sha256_hex(*secret);
     } else {
       reader.fail_at(entry, fmt::format("api key '{}': key_sha256 or key is required", key.name));

@@ -283,6 +283,17 @@ class ValueBuilder {
   // rounds correctly where boost 1.81's own conversion may be one ulp off.
   bool on_number(json::string_view part, json::error_code& error) {
     partial_.append(part.data(), part.size());
+    // Integers stay integers (so 5 reads back as 5, not 5.0); canonicalize()
+    // still formats them as the doubles they denote.
+    if (partial_.find_first_of(".eE") == std::string::npos) {
+      std::int64_t integer = 0;
+      auto [end, status] =
+          std::from_chars(partial_.data(), partial_.data() + partial_.size(), integer);
+      if (status == std::errc() && end == partial_.data() + partial_.size()) {
+        partial_.clear();
+        return add(json::value(integer), error);
+      }
+    }
     double number = 0;
     auto [end, status] =
         std::from_chars(partial_.data(), partial_.data() + partial_.size(), number);
@@ -393,7 +404,7 @@ Result<std::string> canonicalize(const boost::json::value& value) {
   return out;
 }
 
-Result<std::string> canonicalize_text(std::string_view json_text) {
+Result<boost::json::value> parse_json(std::string_view json_text) {
   json::basic_parser<ValueBuilder> parser(json::parse_options{});
   json::error_code error;
   std::size_t consumed = parser.write_some(false, json_text.data(), json_text.size(), error);
@@ -403,7 +414,13 @@ Result<std::string> canonicalize_text(std::string_view json_text) {
     return fail(ErrorCode::invalid_argument,
                 "invalid JSON: " + (problem.empty() ? error.message() : problem));
   }
-  return canonicalize(parser.handler().take_result());
+  return parser.handler().take_result();
+}
+
+Result<std::string> canonicalize_text(std::string_view json_text) {
+  auto value = parse_json(json_text);
+  if (!value) return std::unexpected(value.error());
+  return canonicalize(*value);
 }
 
 }  // namespace countersign

@@ -21,6 +21,12 @@ Result<std::string> canonicalize(const boost::json::value& value);
 // or duplicate object keys.
 Result<std::string> canonicalize_text(std::string_view json_text);
 
+// Parses JSON text exactly, for anything that will be hashed: refuses
+// duplicate object keys; integers (no fraction or exponent) that fit int64
+// stay integers; every other number becomes the correctly rounded double
+// (boost::json 1.81's own parse can be one ulp off).
+Result<boost::json::value> parse_json(std::string_view json_text);
+
 // ECMAScript Number::toString for a finite double (RFC 8785 section 3.2.2.3).
 std::string format_es_number(double value);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <optional>
+#include <utility>
+#include <vector>
 
 namespace countersign::mask {
 namespace {
@@ -55,11 +57,15 @@ bool luhn_valid(std::string_view digits) {
 std::optional<Match> find_card(std::string_view text, std::size_t at) {
   if (!is_digit(text[at]) || (at > 0 && (is_alnum(text[at - 1])))) return std::nullopt;
   std::string digits;
-  std::size_t end = at, last_digit_end = at;
+  // Where the number may end: after a group of digits, as (digit count, end offset). A card
+  // followed by other numbers ("4111 1111 1111 1111 05/27") ends at a group boundary.
+  std::vector<std::pair<std::size_t, std::size_t>> stops;
+  std::size_t end = at;
   while (end < text.size() && digits.size() < 19) {
     if (is_digit(text[end])) {
       digits.push_back(text[end]);
-      last_digit_end = end + 1;
+      if (end + 1 == text.size() || !is_alnum(text[end + 1]))
+        stops.emplace_back(digits.size(), end + 1);
     } else if ((text[end] == ' ' || text[end] == '-') && end + 1 < text.size() &&
                is_digit(text[end + 1])) {
     } else {
@@ -67,10 +73,13 @@ std::optional<Match> find_card(std::string_view text, std::size_t at) {
     }
     ++end;
   }
-  if (last_digit_end < text.size() && is_alnum(text[last_digit_end])) return std::nullopt;
-  if (digits.size() < 13 || !luhn_valid(digits)) return std::nullopt;
-  return Match{at, last_digit_end, "credit_card", "****" + digits.substr(digits.size() - 4),
-               "credit_card_luhn"};
+  for (auto stop = stops.rbegin(); stop != stops.rend(); ++stop) {
+    auto [count, stop_end] = *stop;
+    if (count < 13 || !luhn_valid(std::string_view(digits).substr(0, count))) continue;
+    return Match{at, stop_end, "credit_card", "****" + digits.substr(count - 4, 4),
+                 "credit_card_luhn"};
+  }
+  return std::nullopt;
 }
 
 struct TokenPrefix {

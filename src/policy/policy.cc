@@ -128,6 +128,7 @@ struct Policy::Compiled {
   Effect default_effect = Effect::deny;
   std::vector<CompiledRule> rules;
   RuleIndex index;
+  std::string default_reason;  // "no rule matched; default is deny"
 
   Decision build_decision(const std::vector<Hit>& hits) const;
 };
@@ -137,7 +138,7 @@ Decision Policy::Compiled::build_decision(const std::vector<Hit>& hits) const {
   Decision decision;
   if (hits.empty()) {
     decision.effect = default_effect;
-    decision.reason = fmt::format("no rule matched; default is {}", effect_name(default_effect));
+    decision.reason = default_reason;
     return decision;
   }
   Effect winner = Effect::allow;
@@ -301,6 +302,8 @@ Result<Policy> Policy::compile(const PolicySpec& spec) {
                 "with effect review instead)");
   auto compiled = std::make_shared<Compiled>();
   compiled->default_effect = spec.default_effect;
+  compiled->default_reason =
+      fmt::format("no rule matched; default is {}", effect_name(spec.default_effect));
   compiled->rules.reserve(spec.rules.size());
   std::unordered_map<std::string_view, const RuleSpec*> seen;
   for (std::size_t i = 0; i < spec.rules.size(); ++i) {
@@ -327,9 +330,10 @@ Result<Policy> Policy::compile(const PolicySpec& spec) {
 
 Decision Policy::decide(const Action& action) const {
   const Compiled& compiled = *compiled_;
-  std::vector<RuleNumber> candidates;
+  thread_local std::vector<RuleNumber> candidates;  // scratch, reused across calls
   compiled.index.candidates(action.door, action.target, action.verb, candidates);
   std::vector<Hit> hits;
+  hits.reserve(candidates.size());
   for (RuleNumber number : candidates) {
     const CompiledRule& rule = compiled.rules[number];
     if (check_match(rule, action) != Mismatch::none) continue;

@@ -75,9 +75,10 @@ void RuleIndex::add(RuleNumber rule, const std::vector<Glob>& doors,
 void RuleIndex::candidates(std::string_view door, std::string_view target, std::string_view verb,
                            std::vector<RuleNumber>& out) const {
   out.clear();
-  // The three lookups share one scratch list of buckets.
-  std::vector<const std::vector<RuleNumber>*> buckets;
-  buckets.reserve(24);
+  // The three lookups share one per-thread scratch list of buckets, so a
+  // lookup does not allocate once the list has grown.
+  thread_local std::vector<const std::vector<RuleNumber>*> buckets;
+  buckets.clear();
   struct Field {
     std::size_t begin, end, count;
   };

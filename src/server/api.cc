@@ -3,10 +3,10 @@
 #include <charconv>
 #include <ctime>
 
-#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include "core/canonical_json.h"
 #include "doors/actions/actions_door.h"
 
 namespace countersign::server {
@@ -72,10 +72,10 @@ Result<boost::json::value> parse_body(const ApiRequest& request, bool allow_empt
     if (allow_empty) return boost::json::value(boost::json::object());
     return fail(ErrorCode::invalid_argument, "a JSON body is required");
   }
-  boost::system::error_code error;
-  boost::json::value body = boost::json::parse(request.body, error);
-  if (error)
-    return fail(ErrorCode::invalid_argument, fmt::format("malformed JSON body: {}", error.message()));
+  // The exact parser: parameters are hashed into the action digest, so they
+  // must read the same here as in any other RFC 8785 implementation.
+  auto body = parse_json(request.body);
+  if (!body) return fail(ErrorCode::invalid_argument, "malformed JSON body: " + body.error().message);
   return body;
 }
 

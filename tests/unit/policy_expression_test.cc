@@ -1,6 +1,8 @@
 // The `when` language: parsing, type checking and evaluation.
+#include <random>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -418,6 +420,51 @@ TEST(ExpressionEvaluation, LargeIntegersFromJson) {
   action.params = boost::json::parse(R"({"u": 18446744073709551615, "i": 9007199254740993})");
   EXPECT_TRUE(evaluate("action.params.u > 1.0e19", action).value);
   EXPECT_TRUE(evaluate("action.params.i == 9007199254740993", action).value);
+}
+
+// Random token soup must never crash the parser, checker or evaluator; what
+// compiles must evaluate to a bool or an error.
+TEST(ExpressionRobustness, RandomTokenSoup) {
+  const std::vector<std::string> pieces{
+      "action", ".",      "params", "rows",    "tables", "door",       "actor",  "groups",
+      "(",      ")",      "[",      "]",       "{",      "}",          ",",      ":",
+      "?",      "!",      "-",      "+",       "*",      "/",          "%",      "==",
+      "<",      ">=",     "&&",     "||",      "in",     "1",          "0",      "2.5",
+      "'x'",    "\"a\"",  "true",   "null",    "size",   "has",        "exists", "all",
+      "map",    "filter", "t",      "matches", "'^a+$'", "startsWith", " "};
+  std::mt19937 random(7);
+  Action action = sample_action();
+  int compiled = 0;
+  for (int round = 0; round < 20000; ++round) {
+    std::string text;
+    int length = std::uniform_int_distribution<int>(1, 14)(random);
+    for (int i = 0; i < length; ++i)
+      text += pieces[std::uniform_int_distribution<std::size_t>(0, pieces.size() - 1)(random)];
+    auto expression = Expression::compile(text);
+    if (!expression) {
+      EXPECT_LE(expression.error().offset, text.size()) << text;
+      continue;
+    }
+    ++compiled;
+    auto result = expression->evaluate(action);
+    if (result.errored) {
+      EXPECT_FALSE(result.error.empty()) << text;
+    }
+  }
+  EXPECT_GT(compiled, 10);
+
+  // Every prefix and every one-character deletion of a valid expression.
+  const std::string valid =
+      "!action.params.has_where || action.params.tables.exists(t, t == 'customers') && "
+      "size(action.actor.groups) > 0 ? {'a': [1, 2.5]}['a'][0] == 1 : "
+      "action.verb.matches('^sql:(UPDATE|DELETE)$')";
+  ASSERT_TRUE(Expression::compile(valid).has_value());
+  for (std::size_t i = 0; i < valid.size(); ++i) {
+    for (const std::string& text : {valid.substr(0, i), valid.substr(0, i) + valid.substr(i + 1)}) {
+      auto expression = Expression::compile(text);
+      if (expression) expression->evaluate(action);
+    }
+  }
 }
 
 }  // namespace

@@ -11,7 +11,6 @@
 
 #include "core/canonical_json.h"
 #include "core/hash.h"
-#include "store/sqlite/exact_json.h"
 
 namespace countersign::store {
 namespace {
@@ -377,7 +376,7 @@ Result<std::vector<review::Review>> SqliteStore::read_reviews(Statement& stateme
     if (code == SQLITE_DONE) break;
     if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read reviews"));
     // Columns: version, body.
-    auto body = parse_exact_json(statement.text(1));
+    auto body = parse_json(statement.text(1));
     if (!body) return fail(ErrorCode::internal, "storage: a stored review is not valid JSON");
     auto review = review::review_from_json(*body);
     if (!review) {
@@ -810,7 +809,7 @@ Result<AuditPage> SqliteStore::list_events(const AuditFilter& filter) {
       page.next_cursor = page.events.back().index;
       break;
     }
-    auto body = parse_exact_json(statement->text(1));
+    auto body = parse_json(statement->text(1));
     if (!body) return fail(ErrorCode::internal, "storage: a stored audit event is not valid JSON");
     auto event = audit::event_from_json(*body);
     if (!event) return fail(ErrorCode::internal, "storage: a stored audit event is unreadable");
