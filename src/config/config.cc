@@ -392,10 +392,24 @@ void read_masking(const Reader& reader, const YAML::Node& node, Config& config) 
 void check_references(const Reader& reader, const YAML::Node& root, const Config& config) {
   std::set<std::string> profiles = {"default"};
   for (const auto& profile : config.mask_profiles) profiles.insert(profile.name);
-  for (const auto& profile : config.mask_profiles)
+  std::map<std::string, std::string> parents;
+  for (const auto& profile : config.mask_profiles) {
     if (!profile.extends.empty() && !profiles.contains(profile.extends))
       reader.fail_at(root["masking"], fmt::format("mask profile '{}' extends unknown profile '{}'",
                                                   profile.name, profile.extends));
+    if (!parents.emplace(profile.name, profile.extends).second)
+      reader.fail_at(root["masking"], fmt::format("mask profile '{}' is defined twice", profile.name));
+  }
+  for (const auto& profile : config.mask_profiles) {
+    std::string at = profile.name;
+    for (std::size_t steps = 0; !at.empty(); ++steps) {
+      if (steps > parents.size())
+        reader.fail_at(root["masking"],
+                       fmt::format("mask profile '{}' extends itself through a cycle", profile.name));
+      auto parent = parents.find(at);
+      at = parent == parents.end() ? std::string() : parent->second;
+    }
+  }
   for (std::size_t i = 0; i < config.policy.rules.size(); ++i) {
     const auto& rule = config.policy.rules[i];
     if (!rule.mask_profile.empty() && !profiles.contains(rule.mask_profile))

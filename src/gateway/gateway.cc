@@ -19,26 +19,39 @@ boost::json::array string_array(const std::vector<std::string>& items) {
 
 std::map<std::string, mask::MaskProfile> build_mask_profiles(const config::Config& config) {
   std::map<std::string, mask::MaskProfile> profiles;
-  profiles["default"] = mask::default_profile();
-  // Profiles may extend profiles defined later in the file: resolve until stable.
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (const auto& spec : config.mask_profiles) {
-      if (profiles.contains(spec.name) && spec.name != "default") continue;
-      std::string parent = spec.extends.empty() ? "default" : spec.extends;
-      if (!profiles.contains(parent)) continue;
-      mask::MaskProfile profile = profiles[parent];
+  const mask::MaskProfile builtin = mask::default_profile();
+  // A profile may extend one defined later in the file; config validation
+  // has already refused unknown parents and cycles, so resolving in passes
+  // ends after at most one pass per profile.
+  std::map<std::string, const config::MaskProfileSpec*> pending;
+  for (const auto& spec : config.mask_profiles) pending[spec.name] = &spec;
+  if (!pending.contains("default")) profiles["default"] = builtin;
+  while (!pending.empty()) {
+    std::size_t resolved_before = profiles.size();
+    for (auto it = pending.begin(); it != pending.end();) {
+      const config::MaskProfileSpec& spec = *it->second;
+      const mask::MaskProfile* parent = &builtin;
+      if (!spec.extends.empty()) {
+        auto found = profiles.find(spec.extends);
+        if (found == profiles.end()) {
+          ++it;
+          continue;
+        }
+        parent = &found->second;
+      }
+      mask::MaskProfile profile = *parent;
       profile.name = spec.name;
       for (const auto& word : spec.secret_keys) {
         std::string normalized;
         for (char c : word)
-          if (c != '-' && c != '_' && c != '.') normalized.push_back(static_cast<char>(std::tolower(c)));
+          if (c != '-' && c != '_' && c != '.')
+            normalized.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
         profile.secret_key_words.push_back(normalized);
       }
       profiles[spec.name] = std::move(profile);
-      progress = true;
+      it = pending.erase(it);
     }
+    if (profiles.size() == resolved_before) break;  // unreachable after validation
   }
   return profiles;
 }
@@ -284,15 +297,18 @@ Result<review::Review> Gateway::change_review(const std::string& review_id,
 
 Result<review::Review> Gateway::vote(const std::string& review_id, const Identity& voter,
                                      bool approve, const std::string& reason) {
+  // Reasons are shown to everyone and logged: mask them like parameters.
+  const std::string masked_reason = mask::mask_text(reason, "/reason", nullptr);
   return change_review(review_id, [&](review::Review& review) {
-    return review::vote(review, voter, approve, reason, clock_.now());
+    return review::vote(review, voter, approve, masked_reason, clock_.now());
   });
 }
 
 Result<review::Review> Gateway::escalate(const std::string& review_id, const Identity& by,
                                          const std::string& reason) {
+  const std::string masked_reason = mask::mask_text(reason, "/reason", nullptr);
   return change_review(review_id, [&](review::Review& review) {
-    return review::escalate(review, by, reason, clock_.now());
+    return review::escalate(review, by, masked_reason, clock_.now());
   });
 }
 

@@ -148,8 +148,11 @@ HandlerResult Api::handle(const ApiRequest& request) {
   if (!caller) return answer(error_response(caller.error()));
 
   auto method_not_allowed = [&] {
-    return answer(error_response(
-        {ErrorCode::invalid_argument, fmt::format("{} is not supported on {}", method, request.path)}));
+    ApiResponse response = json_response(
+        405, {{"error",
+               {{"code", "method_not_allowed"},
+                {"message", fmt::format("{} is not supported on {}", method, request.path)}}}});
+    return answer(std::move(response));
   };
   if (segments.size() == 2 && segments[1] == "whoami") {
     if (method != "GET") return method_not_allowed();
@@ -178,6 +181,11 @@ HandlerResult Api::handle(const ApiRequest& request) {
   }
   if (segments.size() == 3 && segments[1] == "audit" && segments[2] == "events") {
     if (method != "GET") return method_not_allowed();
+    // Agents act; people and services oversee. An agent reading the log
+    // could learn who approves what and when.
+    if (caller->kind == IdentityKind::agent)
+      return answer(error_response(
+          {ErrorCode::permission_denied, "agents may not read the audit log"}));
     return answer(list_events(request));
   }
   return answer(error_response({ErrorCode::not_found, "no such endpoint: " + request.path}));
@@ -200,8 +208,10 @@ HandlerResult Api::submit_action(const ApiRequest& request, const Identity& acto
   auto secrets = doors::actions::resolve_target_secrets(target->second);
   if (!secrets) return answer(error_response({ErrorCode::unavailable, secrets.error().message}));
 
+  // A caller may ask to be held, but never longer than the target allows.
+  const Millis hold = std::min<Millis>(*wait * 1000, target->second.hold_timeout);
   auto submission = std::make_shared<const PendingSubmission>(PendingSubmission{
-      std::move(*parsed), actor, std::move(*secrets), gateway_.clock().now() + *wait * 1000});
+      std::move(*parsed), actor, std::move(*secrets), gateway_.clock().now() + hold});
   return attempt_action(submission);
 }
 

@@ -142,6 +142,14 @@ class ActionsTest(unittest.TestCase):
         self.assertEqual(body["decision"], "rejected")
         self.assertEqual(body["outcome_reason"], "not during the freeze")
 
+    def test_vote_reasons_are_masked(self):
+        status, body, _ = self.g.act(AGENT, "production", "exec:reasoned", {"q": 1})
+        review_id = body["review_id"]
+        status, review, _ = self.g.vote(ALICE, review_id, "reject", "call me at alice.private@example.org")
+        self.assertEqual(status, 200)
+        self.assertNotIn("alice.private@example.org", str(review) + str(self.g.events(review_id=review_id)))
+        self.assertIn("[EMAIL]", review["outcome_reason"])
+
     def test_hold_times_out_with_pending_answer(self):
         started = time.time()
         status, body, headers = self.g.act(AGENT, "production", "exec:migrate", {"y": 2}, None, 1)
@@ -258,6 +266,12 @@ class BadInputTest(unittest.TestCase):
                           "invalid_argument")
         self.assert_error(self.g.request("GET", "/v1/nothing", ALICE), 404, "not_found")
         self.assertEqual(self.event_count(), before)
+
+    def test_wrong_method_is_405(self):
+        self.assert_error(self.g.request("DELETE", "/v1/actions", AGENT), 405, "method_not_allowed")
+
+    def test_agents_may_not_read_the_audit_log(self):
+        self.assert_error(self.g.request("GET", "/v1/audit/events", AGENT), 403, "permission_denied")
 
     def test_oversized_body_is_refused(self):
         before = self.event_count()

@@ -50,6 +50,23 @@ class CheckAndExplainTest(unittest.TestCase):
             self.assertEqual(result.returncode, 1)
             self.assertRegex(result.stderr, re_escape(path) + r":\d+:\d+: ")
 
+    def test_check_refuses_mask_profile_cycles(self):
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "masks.yaml")
+            base = quickstart_config()
+            with open(path, "w") as handle:
+                handle.write(base + "masking:\n  profiles:\n    default: {secret_keys: [ssn]}\n"
+                             "    strict: {extends: default, secret_keys: [name]}\n")
+            result = run_cli("check", "--config", path)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            with open(path) as handle, Gateway(handle.read()) as g:  # a redefined default starts
+                self.assertEqual(g.request("GET", "/healthz")[0], 200)
+            with open(path, "w") as handle:
+                handle.write(base + "masking:\n  profiles:\n    a: {extends: b}\n    b: {extends: a}\n")
+            result = run_cli("check", "--config", path)
+            self.assertEqual(result.returncode, 1)
+            self.assertIn("cycle", result.stderr)
+
     def test_serve_refuses_bad_config_with_exit_2(self):
         result = run_cli("serve", "--config", "/nonexistent.yaml")
         self.assertEqual(result.returncode, 2)

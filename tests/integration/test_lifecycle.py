@@ -50,6 +50,14 @@ class LifecycleTest(unittest.TestCase):
                 time.sleep(0.1)
             self.assertEqual(state, "expired")
 
+    def test_hold_is_capped_by_the_target_hold_timeout(self):
+        config = short_deadlines().replace("hold_timeout: 30s", "hold_timeout: 1s")
+        with Gateway(config) as g:
+            started = time.time()
+            status, body, _ = g.act(AGENT, "production", "exec:deploy", {"h": 1}, wait=20)
+            self.assertEqual(status, 202, body)
+            self.assertLess(time.time() - started, 5)
+
     def test_grant_expires_unused(self):
         with Gateway(short_deadlines()) as g:
             params = {"g": 1}

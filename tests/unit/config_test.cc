@@ -478,6 +478,24 @@ TEST(ConfigErrors, UnknownMaskProfile) {
   EXPECT_THAT(message, HasSubstr("strcit"));
 }
 
+TEST(ConfigErrors, MaskProfileExtendsUnknownProfile) {
+  auto config = parse_config(lines({"storage: {sqlite: data.db}",
+                                    "masking:", "  profiles:", "    strict: {extends: nosuch}"}),
+                             "test.yaml");
+  ASSERT_FALSE(config.has_value());
+  EXPECT_THAT(config.error().message, StartsWith("test.yaml:"));
+  EXPECT_THAT(config.error().message, HasSubstr("nosuch"));
+}
+
+TEST(ConfigErrors, MaskProfileCycleIsAnError) {
+  auto config =
+      parse_config(lines({"storage: {sqlite: data.db}",
+                          "masking:", "  profiles:", "    a: {extends: b}", "    b: {extends: a}"}),
+                   "test.yaml");
+  ASSERT_FALSE(config.has_value());
+  EXPECT_THAT(config.error().message, StartsWith("test.yaml:"));
+}
+
 TEST(ConfigErrors, QuorumAllWithGroupApprover) {
   expect_error_at(lines({
                       "storage: {sqlite: data.db}",
