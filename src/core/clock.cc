@@ -48,6 +48,9 @@ Millis parse_duration(std::string_view text) {
     else if (unit == "h") scale = 3'600'000;
     else if (unit == "d") scale = 86'400'000;
     else return -1;
+    // Bounded so that no duration can overflow: 100 years is plenty.
+    constexpr Millis kLimit = 100LL * 365 * 86'400'000;
+    if (number > kLimit / scale || total + number * scale > kLimit) return -1;
     total += number * scale;
   }
   return total;
