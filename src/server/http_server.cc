@@ -1,7 +1,8 @@
 #include "server/http_server.h"
 
+#include "doors/route.h"
+
 #include <chrono>
-#include <unordered_map>
 
 #include <boost/asio.hpp>
 #include <boost/beast.hpp>
@@ -18,29 +19,6 @@ namespace {
 
 constexpr auto kHeaderTimeout = std::chrono::seconds(30);
 constexpr auto kDeadlineSweep = std::chrono::milliseconds(250);
-
-// Held requests, keyed by review id. A review change cancels their timers,
-// which wakes the waiting coroutines immediately.
-class Waiters {
- public:
-  void add(const std::string& review_id, asio::steady_timer* timer) { timers_.emplace(review_id, timer); }
-  void remove(const std::string& review_id, asio::steady_timer* timer) {
-    auto [begin, end] = timers_.equal_range(review_id);
-    for (auto it = begin; it != end; ++it) {
-      if (it->second == timer) {
-        timers_.erase(it);
-        return;
-      }
-    }
-  }
-  void wake(const std::string& review_id) {
-    auto [begin, end] = timers_.equal_range(review_id);
-    for (auto it = begin; it != end; ++it) it->second->cancel();
-  }
-
- private:
-  std::unordered_multimap<std::string, asio::steady_timer*> timers_;
-};
 
 ApiRequest to_api_request(const http::request<http::string_body>& message,
                           const std::string& client_address) {
@@ -80,27 +58,68 @@ struct HttpServer::Impl {
   gateway::Gateway& gateway;
   Api& api;
   asio::io_context io{1};
-  Waiters waiters;
+  doors::ReviewWaiters waiters{io.get_executor()};
+  std::vector<std::pair<std::string, std::shared_ptr<doors::StreamingRoute>>> routes;
 
   Impl(gateway::Gateway& gateway, Api& api) : gateway(gateway), api(api) {}
 
-  // Runs a handler result to completion, parking on a timer while it holds.
+  doors::StreamingRoute* route_for(std::string_view target) {
+    for (auto& [prefix, route] : routes)
+      if (target.starts_with(prefix)) return route.get();
+    return nullptr;
+  }
+
+  // Runs a handler result to completion, parking while it holds.
   asio::awaitable<ApiResponse> complete(HandlerResult result) {
     while (result.hold) {
       Hold hold = std::move(*result.hold);
-      Millis remaining = hold.deadline - gateway.clock().now();
-      bool timed_out = remaining <= 0;
-      if (!timed_out) {
-        asio::steady_timer timer(io, std::chrono::milliseconds(remaining));
-        waiters.add(hold.review_id, &timer);
-        boost::system::error_code error;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, error));
-        waiters.remove(hold.review_id, &timer);
-        timed_out = !error;  // cancelled means woken by a review change
-      }
-      result = hold.resume(timed_out);
+      bool woken = co_await waiters.wait(hold.review_id, hold.deadline - gateway.clock().now());
+      result = hold.resume(!woken);
     }
     co_return std::move(result.response);
+  }
+
+  // Reads the body of a non-streaming request and answers it through Api.
+  // Returns whether the connection may be kept alive.
+  asio::awaitable<bool> serve_api(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                  doors::RequestHeader& header, const std::string& client_address) {
+    const std::size_t body_limit = gateway.config().max_body_bytes;
+    // Beast checks a Content-Length against the limit only while parsing
+    // the header, which ran unlimited; check it here before reading.
+    const auto declared_length = header.content_length();
+    http::request_parser<http::string_body> parser(std::move(header));
+    parser.body_limit(body_limit);
+    boost::system::error_code error;
+    if (declared_length && *declared_length > body_limit) {
+      error = http::error::body_limit;
+    } else if (!parser.is_done()) {
+      stream.expires_after(kHeaderTimeout);
+      co_await http::async_read(stream, buffer, parser,
+                                asio::redirect_error(asio::use_awaitable, error));
+    }
+    if (error) {
+      if (error != http::error::body_limit) co_return false;  // the client went away
+      auto message = to_message(
+          error_response({ErrorCode::too_large,
+                          fmt::format("request body exceeds the limit of {} bytes", body_limit)}),
+          11, false);
+      co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
+      co_return false;
+    }
+    stream.expires_never();  // a held request may wait for minutes
+    auto request = parser.release();
+    const auto started = std::chrono::steady_clock::now();
+    HandlerResult result = api.handle(to_api_request(request, client_address));
+    if (!result.hold) {
+      api.request_metrics().observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    }
+    ApiResponse response = co_await complete(std::move(result));
+    const bool keep_alive = request.keep_alive();
+    auto message = to_message(response, request.version(), keep_alive);
+    stream.expires_after(kHeaderTimeout);
+    co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
+    co_return !error && keep_alive;
   }
 
   asio::awaitable<void> serve_connection(tcp::socket socket) {
@@ -110,41 +129,30 @@ struct HttpServer::Impl {
     if (!ignored) client_address = endpoint.address().to_string();
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
-    const std::size_t body_limit = gateway.config().max_body_bytes;
-    for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(body_limit);
+    for (bool keep_alive = true; keep_alive;) {
+      doors::RequestHeader header;
+      header.body_limit(boost::none);  // each route sets its own limit
       stream.expires_after(kHeaderTimeout);
       boost::system::error_code error;
-      co_await http::async_read(stream, buffer, parser,
-                                asio::redirect_error(asio::use_awaitable, error));
+      co_await http::async_read_header(stream, buffer, header,
+                                       asio::redirect_error(asio::use_awaitable, error));
       if (error == http::error::end_of_stream || error == beast::error::timeout ||
           error == asio::error::connection_reset || error == asio::error::eof)
         break;
       if (error) {
-        Error problem{ErrorCode::invalid_argument, "malformed HTTP request: " + error.message()};
-        if (error == http::error::body_limit)
-          problem = {ErrorCode::too_large,
-                     fmt::format("request body exceeds the limit of {} bytes", body_limit)};
-        auto message = to_message(error_response(problem), 11, false);
+        auto message = to_message(
+            error_response({ErrorCode::invalid_argument, "malformed HTTP request: " + error.message()}),
+            11, false);
         stream.expires_after(kHeaderTimeout);
         co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
         break;
       }
-      stream.expires_never();  // a held request may wait for minutes
-      auto request = parser.release();
-      const auto started = std::chrono::steady_clock::now();
-      HandlerResult result = api.handle(to_api_request(request, client_address));
-      if (!result.hold) {
-        api.request_metrics().observe(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      if (auto* route = route_for(header.get().target())) {
+        doors::Connection connection{stream, buffer, client_address};
+        keep_alive = co_await route->serve(connection, header);
+      } else {
+        keep_alive = co_await serve_api(stream, buffer, header, client_address);
       }
-      ApiResponse response = co_await complete(std::move(result));
-      const bool keep_alive = request.keep_alive();
-      auto message = to_message(response, request.version(), keep_alive);
-      stream.expires_after(kHeaderTimeout);
-      co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
-      if (error || !keep_alive) break;
     }
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
@@ -177,6 +185,12 @@ HttpServer::HttpServer(gateway::Gateway& gateway, Api& api)
     : impl_(std::make_unique<Impl>(gateway, api)) {}
 
 HttpServer::~HttpServer() = default;
+
+void HttpServer::add_route(std::string path_prefix, std::shared_ptr<doors::StreamingRoute> route) {
+  impl_->routes.emplace_back(std::move(path_prefix), std::move(route));
+}
+
+doors::ReviewWaiters& HttpServer::waiters() { return impl_->waiters; }
 
 void HttpServer::run(const std::string& address, int port,
                      const std::function<void(int)>& on_listening) {
