@@ -274,9 +274,9 @@ Result<review::Review> Gateway::change_review(const std::string& review_id,
     for (const auto& change : *changes) events.push_back(event_for(review, change));
     std::optional<review::Grant> grant;
     if (before != review::ReviewState::approved && review.state == review::ReviewState::approved) {
-      const Millis now = clock_.now();
-      grant = review::Grant{new_id("gr"), review.id, review.action.digest,
-                            review.action.actor.subject, now, now + review.flow.grant_ttl,
+      grant = review::Grant{new_id("gr"),     review.id,
+                            review.action.digest, review.action.actor.subject,
+                            review.decided_at,    review::grant_deadline(review),
                             std::nullopt};
       review::ReviewChange issued{"grant.issued", "system",
                                   {{"grant_id", grant->id},

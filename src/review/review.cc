@@ -668,8 +668,14 @@ Result<std::vector<ReviewChange>> cancel(Review& review, const Identity& by, Mil
   return std::vector<ReviewChange>{std::move(change)};
 }
 
+Millis grant_deadline(const Review& review) { return review.decided_at + review.flow.grant_ttl; }
+
 std::vector<ReviewChange> advance_time(Review& review, Millis now) {
   std::vector<ReviewChange> changes;
+  // An approval is good for one run within grant_ttl; unused, it ends as failed
+  // instead of lingering as approved.
+  if (review.state == ReviewState::approved && now >= grant_deadline(review))
+    return mark_failed(review, "approved, but not executed before its grant expired", now);
   if (review.state != ReviewState::pending) return changes;
   if (now >= review.expires_at) {
     decide(review, ReviewState::expired, now,
@@ -690,6 +696,7 @@ std::vector<ReviewChange> advance_time(Review& review, Millis now) {
 }
 
 Millis next_deadline(const Review& review) {
+  if (review.state == ReviewState::approved) return grant_deadline(review);
   if (review.state != ReviewState::pending) return 0;
   Millis deadline = review.expires_at;
   if (Millis escalation = escalation_deadline(review); escalation != 0) {

@@ -94,11 +94,15 @@ Result<std::vector<ReviewChange>> escalate(Review& review, const Identity& by,
 // The requester (by subject) cancels its own pending review.
 Result<std::vector<ReviewChange>> cancel(Review& review, const Identity& by, Millis now);
 
-// Applies time: escalates a step past escalate_after, expires past expires_at.
+// Applies time: escalates a step past escalate_after, expires past
+// expires_at, and fails an approved review whose grant expired unused.
 std::vector<ReviewChange> advance_time(Review& review, Millis now);
 
 // The next moment advance_time would change something, or 0 if never.
 Millis next_deadline(const Review& review);
+
+// When an approved review's grant expires: decided_at + flow.grant_ttl.
+Millis grant_deadline(const Review& review);
 
 // approved -> executed | failed, once the grant is redeemed.
 std::vector<ReviewChange> mark_executed(Review& review, Millis now);

@@ -72,7 +72,7 @@ class Store {
   virtual Result<review::Review> get_review(const std::string& id) = 0;
   virtual Result<ReviewPage> list_reviews(const ReviewFilter& filter) = 0;
 
-  // Pending reviews whose next deadline (escalation or expiry) is <= now.
+  // Reviews whose next deadline (escalation, expiry, grant expiry) is <= now.
   virtual Result<std::vector<review::Review>> due_reviews(Millis now) = 0;
 
   // The pending or approved review for this digest, if any (so an identical

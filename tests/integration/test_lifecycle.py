@@ -67,6 +67,9 @@ class LifecycleTest(unittest.TestCase):
             status, again, _ = g.act(AGENT, "production", "exec:deploy", params)
             self.assertEqual(status, 202, again)
             self.assertNotEqual(again["review_id"], body["review_id"])
+            status, old, _ = g.request("GET", f"/v1/reviews/{body['review_id']}", ALICE)
+            self.assertEqual(old["state"], "failed", old)
+            self.assertIn("grant expired", old["outcome_reason"])
 
 
 if __name__ == "__main__":

@@ -613,21 +613,10 @@ TEST(GatewayRestart, DeadlinesAndGrantsSurviveARestart) {
   }
 
   // A new process: new store connection, new gateway, same file.
-  clock.advance(kEscalateAfter);
   {
     auto store = open_store(database.path());
     ASSERT_NE(store, nullptr);
     auto gateway = make_gateway(*store, clock);
-    std::vector<std::string> notified;
-    gateway->set_review_listener([&](const review::Review& r) { notified.push_back(r.id); });
-
-    auto changed = gateway->apply_deadlines();
-    ASSERT_TRUE(changed.has_value()) << changed.error().message;
-    EXPECT_EQ(*changed, 1);
-    auto escalated = gateway->get_review(escalating_id);
-    ASSERT_TRUE(escalated.has_value());
-    EXPECT_TRUE(escalated->escalated);
-    EXPECT_THAT(notified, ElementsAre(escalating_id));
 
     // The grant issued before the restart is still redeemable (within its TTL).
     clock.set(kStart + kGrantTtl - 1);
@@ -636,6 +625,18 @@ TEST(GatewayRestart, DeadlinesAndGrantsSurviveARestart) {
     auto redeemed = gateway->submit(*agent, request("exec:migrate"));
     ASSERT_TRUE(redeemed.has_value());
     EXPECT_TRUE(redeemed->execute);
+
+    // Escalation is derived from stored times, not from timers of the old process.
+    clock.set(kStart + kEscalateAfter);
+    std::vector<std::string> notified;
+    gateway->set_review_listener([&](const review::Review& r) { notified.push_back(r.id); });
+    auto changed = gateway->apply_deadlines();
+    ASSERT_TRUE(changed.has_value()) << changed.error().message;
+    EXPECT_EQ(*changed, 1);
+    auto escalated = gateway->get_review(escalating_id);
+    ASSERT_TRUE(escalated.has_value());
+    EXPECT_TRUE(escalated->escalated);
+    EXPECT_THAT(notified, ElementsAre(escalating_id));
   }
 
   clock.set(kStart + kExpiresAfter);
@@ -652,6 +653,31 @@ TEST(GatewayRestart, DeadlinesAndGrantsSurviveARestart) {
     EXPECT_EQ(executed->state, ReviewState::executed);
     EXPECT_EQ(store->count_reviews(ReviewState::pending).value_or(-1), 0);
   }
+}
+
+TEST(GatewayRestart, ApprovedButUnusedGrantEndsAsFailed) {
+  TempDatabase database;
+  ManualClock clock{kStart};
+  auto store = open_store(database.path());
+  ASSERT_NE(store, nullptr);
+  auto gateway = make_gateway(*store, clock);
+  auto agent = gateway->authenticate("Bearer agent-key", "127.0.0.1");
+  auto alice = gateway->authenticate("Bearer alice-key", "127.0.0.1");
+  ASSERT_TRUE(agent.has_value() && alice.has_value());
+  auto submitted = gateway->submit(*agent, request("exec:migrate"));
+  ASSERT_TRUE(submitted.has_value() && submitted->review.has_value());
+  const std::string id = submitted->review->id;
+  ASSERT_TRUE(gateway->vote(id, *alice, true, "ok").has_value());
+  clock.advance(kGrantTtl);
+  EXPECT_EQ(gateway->apply_deadlines().value_or(-1), 1);
+  auto failed = gateway->get_review(id);
+  ASSERT_TRUE(failed.has_value());
+  EXPECT_EQ(failed->state, ReviewState::failed);
+  // The identical action now opens a new review instead of executing.
+  auto again = gateway->submit(*agent, request("exec:migrate"));
+  ASSERT_TRUE(again.has_value() && again->review.has_value());
+  EXPECT_FALSE(again->execute);
+  EXPECT_NE(again->review->id, id);
 }
 
 // ---------------------------------------------------------------------------

@@ -333,6 +333,12 @@ class History {
   bool apply_time(const Review& before) {
     EXPECT_EQ(next_deadline(before), model_deadline(before));
     auto changes = advance_time(review_, now_);
+    if (before.state == ReviewState::approved &&
+        now_ >= before.decided_at + before.flow.grant_ttl) {
+      EXPECT_EQ(review_.state, ReviewState::failed);
+      EXPECT_EQ(changes.size(), 1u);
+      return true;
+    }
     if (before.state != ReviewState::pending) {
       EXPECT_TRUE(changes.empty());
       return false;
@@ -356,6 +362,7 @@ class History {
   }
 
   Millis model_deadline(const Review& review) {
+    if (review.state == ReviewState::approved) return review.decided_at + review.flow.grant_ttl;
     if (review.state != ReviewState::pending) return 0;
     const FlowStep& step = review.flow.steps[review.step];
     Millis deadline = review.expires_at;

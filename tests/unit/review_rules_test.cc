@@ -543,6 +543,13 @@ TEST(ReviewEscalate, ByTimeAfterEscalateAfter) {
   EXPECT_TRUE(advance_time(review, kStart + 16 * kMinute).empty());
   approve_ok(review, kErin, kStart + 16 * kMinute);
   EXPECT_EQ(review.state, ReviewState::approved);
+  // Approved: the next deadline is the grant's expiry, after which it fails.
+  EXPECT_EQ(next_deadline(review), kStart + 16 * kMinute + review.flow.grant_ttl);
+  EXPECT_TRUE(advance_time(review, kStart + 16 * kMinute + review.flow.grant_ttl - 1).empty());
+  auto failed = advance_time(review, kStart + 16 * kMinute + review.flow.grant_ttl);
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].type, "review.failed");
+  EXPECT_EQ(review.state, ReviewState::failed);
   EXPECT_EQ(next_deadline(review), 0);
 }
 

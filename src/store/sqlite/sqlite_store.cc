@@ -746,7 +746,7 @@ Result<std::vector<review::Review>> SqliteStore::due_reviews(Millis now) {
   if (!transaction) return std::unexpected(transaction.error());
   auto statement = prepare(
       "SELECT version, body FROM reviews WHERE next_deadline IS NOT NULL AND next_deadline <= ?1 "
-      "AND state = 'pending' ORDER BY next_deadline, id");
+      "ORDER BY next_deadline, id");
   if (!statement) return std::unexpected(statement.error());
   statement->bind(1, now);
   auto reviews = read_reviews(*statement);
