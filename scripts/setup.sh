@@ -8,8 +8,12 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libfmt-dev libcli11-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format python3
+  libvectorscan-dev
+  clang-format python3 openssl
 )
+# `setup.sh --browser`: also Debian's Chromium, for the web UI's browser tests
+# (scripts/test.sh); the gateway itself never needs it.
+if [[ " $* " == *" --browser "* ]]; then packages+=(chromium); fi
 
 missing=()
 for package in "${packages[@]}"; do
@@ -17,6 +21,11 @@ for package in "${packages[@]}"; do
     missing+=("$package")
   fi
 done
+
+# Node.js and npm run only the tests with real third-party peers (package.json);
+# a Node.js that is already there (e.g. one that bundles npm) is kept.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
@@ -27,4 +36,13 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all packages present"
+fi
+
+# The pinned Node.js packages (package-lock.json), installed only when they
+# are missing or the lock file changed since the last install.
+cd "$(dirname "$0")/.."
+if [[ -f package-lock.json ]] &&
+   { [[ ! -f node_modules/.package-lock.json ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; }; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
 fi

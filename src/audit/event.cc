@@ -209,23 +209,43 @@ std::string chain_hash(const std::string& previous_hash_hex, const std::string& 
 
 Result<void> seal(std::vector<AuditEvent>& events, std::int64_t next_index,
                   std::string previous_hash) {
+  // Work on copies so that a failure part-way leaves the caller's events as they were.
+  auto sealed = seal_events(events, next_index, std::move(previous_hash));
+  if (!sealed) return std::unexpected(sealed.error());
+  for (std::size_t i = 0; i < events.size(); ++i) events[i] = std::move((*sealed)[i].event);
+  return {};
+}
+
+Hash chain_hash_bytes(const Hash& previous, const Hash& leaf) {
+  std::string input(hash_bytes(previous));
+  input.append(hash_bytes(leaf));
+  return sha256(input);
+}
+
+Result<std::vector<SealedEvent>> seal_events(const std::vector<AuditEvent>& events,
+                                             std::int64_t next_index, std::string previous_hash) {
   if (next_index < 0) return fail(ErrorCode::invalid_argument, "negative audit index");
-  if (!is_hex_digest(previous_hash)) {
+  auto previous = hash_from_hex(previous_hash);
+  if (!previous || !is_hex_digest(previous_hash)) {
     return fail(ErrorCode::invalid_argument, "previous audit hash is not a lowercase hex digest");
   }
-  // Work on copies so that a failure part-way leaves the caller's events as they were.
-  std::vector<AuditEvent> sealed = events;
-  for (AuditEvent& event : sealed) {
+  std::vector<SealedEvent> sealed;
+  sealed.reserve(events.size());
+  for (const AuditEvent& original : events) {
+    SealedEvent item{original, {}, {}};
+    AuditEvent& event = item.event;
     if (event.controls.empty()) event.controls = controls_for(event.type);
     event.index = next_index++;
-    event.previous_hash = previous_hash;
-    auto leaf = leaf_hash(event);
-    if (!leaf) return std::unexpected(leaf.error());
-    event.hash = chain_hash(previous_hash, *leaf);
-    previous_hash = event.hash;
+    event.previous_hash = to_hex(*previous);
+    auto canonical = canonicalize(event_body(event));
+    if (!canonical) return std::unexpected(canonical.error());
+    item.body = std::move(*canonical);
+    item.leaf = hash_leaf(item.body);
+    *previous = chain_hash_bytes(*previous, item.leaf);
+    event.hash = to_hex(*previous);
+    sealed.push_back(std::move(item));
   }
-  events = std::move(sealed);
-  return {};
+  return sealed;
 }
 
 }  // namespace countersign::audit

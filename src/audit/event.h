@@ -10,6 +10,7 @@
 
 #include <boost/json/value.hpp>
 
+#include "audit/merkle.h"
 #include "core/clock.h"
 #include "core/error.h"
 
@@ -46,5 +47,18 @@ inline const std::string kGenesisHash(64, '0');
 // Fills index, previous_hash and hash for events appended after `previous`.
 Result<void> seal(std::vector<AuditEvent>& events, std::int64_t next_index,
                   std::string previous_hash);
+
+// A sealed event with what the store writes for it: the canonical body
+// (exactly the bytes the leaf hash covers) and the raw leaf hash.
+struct SealedEvent {
+  AuditEvent event;
+  std::string body;
+  Hash leaf{};
+};
+// Like seal, without touching `events`; canonicalizes each body once.
+Result<std::vector<SealedEvent>> seal_events(const std::vector<AuditEvent>& events,
+                                             std::int64_t next_index, std::string previous_hash);
+// The chain hash over raw digests: SHA-256(previous || leaf).
+Hash chain_hash_bytes(const Hash& previous, const Hash& leaf);
 
 }  // namespace countersign::audit

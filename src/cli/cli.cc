@@ -28,6 +28,8 @@ int run(int argc, char** argv) {
   add_exec_command(app, client, exit_code);
   add_audit_commands(app, client, exit_code);
   add_mask_command(app, exit_code);
+  add_mcp_stdio_command(app, client, exit_code);
+  add_login_command(app, client, exit_code);
 
   try {
     app.parse(argc, argv);

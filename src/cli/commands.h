@@ -41,5 +41,7 @@ void add_review_commands(CLI::App& app, ClientOptions& client, int& exit_code); 
 void add_exec_command(CLI::App& app, ClientOptions& client, int& exit_code);     // exec
 void add_audit_commands(CLI::App& app, ClientOptions& client, int& exit_code);   // audit
 void add_mask_command(CLI::App& app, int& exit_code);                            // mask
+void add_mcp_stdio_command(CLI::App& app, ClientOptions& client, int& exit_code);  // mcp-stdio
+void add_login_command(CLI::App& app, ClientOptions& client, int& exit_code);      // login
 
 }  // namespace countersign::cli

@@ -1,67 +1,54 @@
 #include "cli/http_client.h"
 
-#include <sys/socket.h>
-#include <sys/time.h>
+#include <cstdlib>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 #include <fmt/format.h>
 
+#include "identity/http_fetch.h"
+#include "identity/token_store.h"
+
 namespace countersign::cli {
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 
 Result<HttpReply> http_call(const std::string& base_url, const std::string& method,
                             const std::string& target, const std::string& token,
                             const std::string& body, int timeout_seconds) {
   auto url = boost::urls::parse_uri(base_url);
-  if (!url || url->scheme() != "http" || url->host().empty())
+  if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty())
     return fail(ErrorCode::invalid_argument,
-                fmt::format("server URL '{}' must look like http://HOST:PORT", base_url));
-  const std::string host = url->host();
-  const std::string port = url->has_port() ? std::string(url->port()) : "80";
+                fmt::format("server URL '{}' must look like http(s)://HOST:PORT", base_url));
   std::string prefix = url->path();
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  try {
-    asio::io_context io;
-    asio::ip::tcp::resolver resolver(io);
-    asio::ip::tcp::socket socket(io);
-    asio::connect(socket, resolver.resolve(host, port));
-    timeval timeout{timeout_seconds, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-
-    http::request<http::string_body> request{http::string_to_verb(method), prefix + target, 11};
-    request.set(http::field::host, host);
-    request.set(http::field::user_agent, "countersign-cli");
-    request.set(http::field::accept, "application/json");
-    if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
-    if (!body.empty()) {
-      request.set(http::field::content_type, "application/json");
-      request.body() = body;
-    }
-    request.keep_alive(false);
-    request.prepare_payload();
-    http::write(socket, request);
-
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(64 * 1024 * 1024);
-    http::read(socket, buffer, parser);
-    auto response = parser.release();
-    HttpReply reply;
-    reply.status = response.result_int();
-    reply.body = response.body();
-    reply.location = std::string(response[http::field::location]);
-    return reply;
-  } catch (const boost::system::system_error& error) {
-    return fail(ErrorCode::unavailable,
-                fmt::format("cannot reach countersign at {}: {}", base_url, error.code().message()));
+  identity::HttpRequest request;
+  request.method = method;
+  request.url = fmt::format("{}://{}{}{}", url->scheme(), url->encoded_authority(), prefix, target);
+  request.timeout = static_cast<Millis>(timeout_seconds) * 1000;
+  request.max_response_bytes = 64 * 1024 * 1024;
+  // https: the system trust store, $SSL_CERT_FILE, or $COUNTERSIGN_CA_FILE.
+  if (const char* ca = std::getenv("COUNTERSIGN_CA_FILE"); ca && *ca) request.ca_file = ca;
+  request.headers = {{"Accept", "application/json"}, {"User-Agent", "countersign-cli"}};
+  // Without --token / $COUNTERSIGN_TOKEN, the token `countersign login` stored.
+  std::string bearer = token;
+  if (bearer.empty()) {
+    auto stored = identity::load_token();
+    if (!stored) return std::unexpected(stored.error());
+    if (*stored) bearer = (*stored)->access_token;
   }
+  if (!bearer.empty()) request.headers.emplace_back("Authorization", "Bearer " + bearer);
+  if (!body.empty()) {
+    request.headers.emplace_back("Content-Type", "application/json");
+    request.body = body;
+  }
+  auto response = identity::http_fetch(request);
+  if (!response)
+    return fail(ErrorCode::unavailable,
+                fmt::format("cannot reach countersign at {}: {}", base_url, response.error().message));
+  HttpReply reply;
+  reply.status = static_cast<unsigned>(response->status);
+  reply.body = std::move(response->body);
+  if (auto location = response->headers.find("location"); location != response->headers.end())
+    reply.location = location->second;
+  return reply;
 }
 
 }  // namespace countersign::cli

@@ -10,10 +10,14 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "config/config.h"
+#include "doors/mcp/mcp_route.h"
+#include "doors/http/http_door.h"
 #include "gateway/gateway.h"
 #include "policy/policy.h"
 #include "server/api.h"
 #include "server/http_server.h"
+#include "server/slack_api.h"
+#include "server/ui_web.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace countersign::cli {
@@ -39,6 +43,11 @@ int serve(const std::string& config_path, const std::string& listen_override) {
     return kExitUsage;
   }
   config::Config& config = loaded->config;
+  // A public_url the config did not set follows the address actually bound.
+  const std::string scheme = config.tls.enabled() ? "https" : "http";
+  const bool derive_public_url = config.public_url == fmt::format("{}://{}:{}", scheme,
+                                                                  config.listen_address,
+                                                                  config.listen_port);
   if (!listen_override.empty()) {
     auto colon = listen_override.rfind(':');
     if (colon == std::string::npos) {
@@ -55,19 +64,39 @@ int serve(const std::string& config_path, const std::string& listen_override) {
     return kExitUsage;
   }
   SystemClock clock;
-  const bool derive_public_url = config.public_url ==
-                                 fmt::format("http://{}:{}", config.listen_address, config.listen_port);
   gateway::Gateway gateway(config, std::move(loaded->policy), **store, clock);
+  if (auto started = gateway.start_identity(); !started) {
+    std::cerr << "countersign: " << started.error().message << "\n";
+    return kExitUsage;
+  }
   server::Api api(gateway);
   server::HttpServer server(gateway, api);
+  server::WebUi web_ui(gateway, api, server, clock);  // /ui/: the approver web UI
+  server.add_route(doors::mcp::kRoutePrefix, doors::mcp::make_mcp_route(gateway, server.waiters()));
+  server.add_route("/http/", doors::http::make_http_door(gateway, server.waiters()));
+  // Approval channels: the outbox worker delivers; Slack clicks come back
+  // through the API and run on the server's thread.
+  auto channels = server::build_channels(gateway, [&server](std::function<void()> task) {
+    server.post(std::move(task));
+  });
+  if (!channels) {
+    std::cerr << "countersign: channels: " << channels.error().message << "\n";
+    return kExitUsage;
+  }
+  if (channels->slack) api.set_slack(channels->slack.get());
+  if (channels->worker) {
+    notify::Worker* worker = channels->worker.get();
+    gateway.add_review_listener([worker](const review::Review&) { worker->wake(); });
+    worker->start();
+  }
   try {
     server.run(config.listen_address, config.listen_port, [&](int port) {
       if (derive_public_url)
-        gateway.set_public_url(fmt::format("http://{}:{}", config.listen_address, port));
+        gateway.set_public_url(fmt::format("{}://{}:{}", scheme, config.listen_address, port));
       std::cout << fmt::format(
-                       "countersign listening on http://{}:{} (config {}, storage sqlite:{}, {} "
+                       "countersign listening on {}://{}:{} (config {}, storage sqlite:{}, {} "
                        "rules, {} targets)",
-                       config.listen_address, port, config_path, config.sqlite_path,
+                       scheme, config.listen_address, port, config_path, config.sqlite_path,
                        gateway.policy().rule_count(), config.targets.size())
                 << std::endl;
     });
@@ -76,6 +105,7 @@ int serve(const std::string& config_path, const std::string& listen_override) {
                              config.listen_port, error.what());
     return kExitUsage;
   }
+  if (channels->worker) channels->worker->stop();
   std::cout << "countersign stopped" << std::endl;
   return kExitOk;
 }

@@ -8,8 +8,15 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "config/channels.h"
+#include "config/http_target.h"
+#include "config/identity_section.h"
+#include "config/mcp_target.h"
 #include "config/yaml_reader.h"
 #include "core/hash.h"
+#include "mask/detectors.h"
+#include "mask/mask.h"
+#include "mask/scanner.h"
 
 namespace countersign::config {
 namespace {
@@ -28,7 +35,8 @@ void read_listen(const Reader& reader, const YAML::Node& node, Config& config) {
 }
 
 void read_server(const Reader& reader, const YAML::Node& node, Config& config) {
-  reader.expect_keys(node, "server", {"public_url", "max_body_bytes", "max_wait"});
+  reader.expect_keys(node, "server", {"public_url", "max_body_bytes", "max_wait", "tls"});
+  if (node["tls"]) read_tls(reader, node["tls"], config);
   if (node["public_url"]) config.public_url = reader.text(node["public_url"], "server.public_url");
   if (node["max_body_bytes"])
     config.max_body_bytes = static_cast<std::size_t>(
@@ -97,8 +105,9 @@ void read_api_keys(const Reader& reader, const YAML::Node& node, Config& config)
 }
 
 void read_identity(const Reader& reader, const YAML::Node& node, Config& config) {
-  reader.expect_keys(node, "identity", {"api_keys"});
+  reader.expect_keys(node, "identity", {"api_keys", "oidc"});
   if (node["api_keys"]) read_api_keys(reader, node["api_keys"], config);
+  if (node["oidc"]) read_oidc(reader, node["oidc"], config);
 }
 
 void read_targets(const Reader& reader, const YAML::Node& node, Config& config) {
@@ -109,14 +118,25 @@ void read_targets(const Reader& reader, const YAML::Node& node, Config& config) 
     target.location = reader.where(entry.first);
     const YAML::Node& body = entry.second;
     reader.expect_keys(body, fmt::format("target '{}'", target.name),
-                       {"door", "description", "hold_timeout", "secrets"});
+                       {"door", "description", "hold_timeout", "secrets", "mcp", "http"});
     if (body["door"]) {
       target.door = reader.text(body["door"], "door");
-      if (target.door != "actions")
+      if (target.door != "actions" && target.door != "mcp" && target.door != "http")
         reader.fail_at(body["door"], fmt::format("target '{}': door '{}' is not available (doors: "
-                                                 "actions)",
+                                                 "actions, mcp, http)",
                                                  target.name, target.door));
     }
+    if (target.door == "mcp" && !body["mcp"])
+      reader.fail_at(body, fmt::format("target '{}': door mcp needs an mcp: section", target.name));
+    if (body["mcp"]) {
+      if (target.door != "mcp")
+        reader.fail_at(body["mcp"], fmt::format("target '{}': mcp: needs door: mcp", target.name));
+      target.mcp = std::make_shared<const McpTarget>(read_mcp_target(reader, body["mcp"], target.name));
+    }
+    if ((target.door == "http") != bool(body["http"]))
+      reader.fail_at(body, fmt::format("target '{}': door http and an http: section go together",
+                                       target.name));
+    if (body["http"]) target.http = read_http_target(reader, body["http"], target.name);
     if (body["description"]) target.description = reader.text(body["description"], "description");
     if (body["hold_timeout"])
       target.hold_timeout = reader.duration(body["hold_timeout"], "hold_timeout");
@@ -262,18 +282,106 @@ void read_policy(const Reader& reader, const YAML::Node& node, Config& config) {
   }
 }
 
+MaskDetectorSpec read_mask_detector(const Reader& reader, const YAML::Node& node) {
+  reader.expect_keys(node, "a mask detector",
+                     {"name", "type", "pattern", "validator", "confidence", "caseless", "label"});
+  MaskDetectorSpec detector;
+  if (!node["name"] || !node["pattern"])
+    reader.fail_at(node, "a mask detector needs a name and a pattern");
+  detector.name = reader.text(node["name"], "name");
+  if (node["type"]) detector.type = reader.text(node["type"], "type");
+  detector.pattern = reader.text(node["pattern"], "pattern");
+  if (node["caseless"]) detector.caseless = reader.boolean(node["caseless"], "caseless");
+  if (std::string error = mask::pattern_error(detector.pattern, detector.caseless); !error.empty())
+    reader.fail_at(node["pattern"],
+                   fmt::format("mask detector '{}': bad pattern: {}", detector.name, error));
+  if (node["validator"]) {
+    detector.validator = reader.text(node["validator"], "validator");
+    if (!mask::named_validator(detector.validator))
+      reader.fail_at(node["validator"],
+                     fmt::format("mask detector '{}': unknown validator '{}' (known: {})",
+                                 detector.name, detector.validator,
+                                 fmt::join(mask::validator_names(), ", ")));
+  }
+  if (node["confidence"]) {
+    std::string raw = reader.text(node["confidence"], "confidence");
+    char* end = nullptr;
+    detector.confidence = std::strtod(raw.c_str(), &end);
+    if (raw.empty() || *end != '\0' || !(detector.confidence > 0 && detector.confidence <= 1))
+      reader.fail_at(node["confidence"],
+                     fmt::format("confidence must be a number in (0, 1], got '{}'", raw));
+  }
+  if (node["label"]) detector.label = reader.text(node["label"], "label");
+  return detector;
+}
+
 void read_masking(const Reader& reader, const YAML::Node& node, Config& config) {
-  reader.expect_keys(node, "masking", {"profiles"});
+  reader.expect_keys(node, "masking", {"profiles", "hash_key"});
+  if (node["hash_key"]) {
+    auto key = resolve_secret(reader.secret(node["hash_key"], "masking.hash_key"));
+    if (!key) throw ConfigError{key.error().message};  // already names file:line
+    if (key->size() < 16) reader.fail_at(node["hash_key"], "masking.hash_key must be at least 16 bytes");
+    config.mask_hash_key = *key;
+  }
   if (!node["profiles"]) return;
   reader.expect_map(node["profiles"], "masking.profiles");
   for (const auto& entry : node["profiles"]) {
     MaskProfileSpec profile;
     profile.name = entry.first.as<std::string>();
-    reader.expect_keys(entry.second, "a mask profile", {"extends", "secret_keys"});
+    reader.expect_keys(entry.second, "a mask profile",
+                       {"extends", "secret_keys", "strategies", "labels", "detectors", "disable"});
     if (entry.second["extends"]) profile.extends = reader.text(entry.second["extends"], "extends");
     if (entry.second["secret_keys"])
       profile.secret_keys = reader.strings(entry.second["secret_keys"], "secret_keys");
+    if (const auto& strategies = entry.second["strategies"]) {
+      reader.expect_map(strategies, "strategies");
+      for (const auto& item : strategies) {
+        std::string value = reader.text(item.second, "strategy");
+        if (!mask::parse_strategy(value))
+          reader.fail_at(item.second, fmt::format("strategy must be redact, partial or hash, got '{}'",
+                                                  value));
+        profile.strategies[item.first.as<std::string>()] = value;
+      }
+    }
+    if (const auto& labels = entry.second["labels"]) {
+      reader.expect_map(labels, "labels");
+      for (const auto& item : labels)
+        profile.labels[item.first.as<std::string>()] = reader.text(item.second, "label");
+    }
+    if (const auto& detectors = entry.second["detectors"]) {
+      if (!detectors.IsSequence()) reader.fail_at(detectors, "detectors must be a list");
+      for (const auto& detector : detectors)
+        profile.detectors.push_back(read_mask_detector(reader, detector));
+    }
+    if (entry.second["disable"]) profile.disable = reader.strings(entry.second["disable"], "disable");
     config.mask_profiles.push_back(std::move(profile));
+  }
+}
+
+void read_audit(const Reader& reader, const YAML::Node& node, Config& config) {
+  reader.expect_keys(node, "audit", {"signing_key", "checkpoint_every"});
+  if (node["signing_key"]) {
+    SecretRef key = reader.secret(node["signing_key"], "audit.signing_key");
+    // Read now so that a missing or wrong key stops start-up, not the first checkpoint.
+    auto value = resolve_secret(key);
+    if (!value) throw ConfigError{value.error().message};  // already names file:line
+    if (!value->starts_with("PRIVATE+KEY+"))
+      reader.fail_at(node["signing_key"],
+                     "audit.signing_key does not hold a signing key (PRIVATE+KEY+...); create one "
+                     "with `countersign audit keygen`");
+    config.audit.signing_key = std::move(key);
+  }
+  if (const YAML::Node every = node["checkpoint_every"]) {
+    reader.expect_keys(every, "audit.checkpoint_every", {"events", "interval"});
+    if (every["events"])
+      config.audit.checkpoint_events =
+          reader.integer(every["events"], "audit.checkpoint_every.events", 1, 1'000'000'000);
+    if (every["interval"]) {
+      config.audit.checkpoint_interval =
+          reader.duration(every["interval"], "audit.checkpoint_every.interval");
+      if (config.audit.checkpoint_interval < 100)
+        reader.fail_at(every["interval"], "audit.checkpoint_every.interval must be at least 100ms");
+    }
   }
 }
 
@@ -322,12 +430,14 @@ Config read_root(const Reader& reader, const YAML::Node& root, const std::string
   if (root["identity"]) read_identity(reader, root["identity"], config);
   if (root["targets"]) read_targets(reader, root["targets"], config);
   if (root["masking"]) read_masking(reader, root["masking"], config);
-  if (root["audit"]) reader.expect_keys(root["audit"], "audit", {});
-  if (root["channels"]) reader.expect_keys(root["channels"], "channels", {});
+  if (root["audit"]) read_audit(reader, root["audit"], config);
+  config.channels = std::make_shared<const ChannelsConfig>(
+      root["channels"] ? read_channels(reader, root["channels"], config) : ChannelsConfig{});
   if (root["policy"]) read_policy(reader, root["policy"], config);
   check_references(reader, root, config);
   if (config.public_url.empty())
-    config.public_url = fmt::format("http://{}:{}", config.listen_address, config.listen_port);
+    config.public_url = fmt::format("{}://{}:{}", config.tls.enabled() ? "https" : "http",
+                                    config.listen_address, config.listen_port);
   return config;
 }
 

@@ -19,7 +19,10 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <optional>
+
 #include "core/clock.h"
+#include "core/identity.h"
 
 namespace countersign::doors {
 
@@ -45,6 +48,9 @@ struct Connection {
   boost::beast::tcp_stream& stream;
   boost::beast::flat_buffer& buffer;
   std::string client_address;
+  // The identity of a verified TLS client certificate (server.tls with
+  // client_ca_file), for Gateway::authenticate(header, address, peer).
+  std::optional<Identity> peer_identity;
 };
 
 // A request whose header has been read and whose body has not.

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include "audit/event.h"
+#include "config/channels.h"
 #include "core/hash.h"
+#include "notify/outbox.h"
 
 namespace countersign::gateway {
 namespace {
@@ -16,6 +18,8 @@ boost::json::array string_array(const std::vector<std::string>& items) {
   for (const auto& item : items) out.emplace_back(item);
   return out;
 }
+
+}  // namespace
 
 std::map<std::string, mask::MaskProfile> build_mask_profiles(const config::Config& config) {
   std::map<std::string, mask::MaskProfile> profiles;
@@ -48,15 +52,42 @@ std::map<std::string, mask::MaskProfile> build_mask_profiles(const config::Confi
             normalized.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
         profile.secret_key_words.push_back(normalized);
       }
+      for (const auto& [type, strategy] : spec.strategies)
+        profile.strategies[type] = mask::parse_strategy(strategy).value_or(mask::Strategy::redact);
+      for (const auto& [type, label] : spec.labels) profile.labels[type] = label;
+      for (const auto& detector : spec.detectors) {
+        mask::CustomDetector custom{detector.name,       detector.type,       detector.pattern,
+                                    detector.validator,  detector.confidence, detector.caseless,
+                                    detector.label};
+        auto same = std::find_if(profile.detectors.begin(), profile.detectors.end(),
+                                 [&](const auto& d) { return d.name == custom.name; });
+        if (same != profile.detectors.end()) *same = std::move(custom);  // a child overrides
+        else profile.detectors.push_back(std::move(custom));
+      }
+      for (const auto& off : spec.disable) profile.disabled.push_back(off);
       profiles[spec.name] = std::move(profile);
       it = pending.erase(it);
     }
     if (profiles.size() == resolved_before) break;  // unreachable after validation
   }
+  // The `hash` strategy's key: configured, or random and kept beside the store
+  // so hashes stay comparable across restarts; else per process.
+  std::shared_ptr<const std::string> hash_key;
+  if (!config.mask_hash_key.empty()) {
+    hash_key = std::make_shared<const std::string>(config.mask_hash_key);
+  } else if (!config.sqlite_path.empty() && !config.sqlite_path.starts_with(":") &&
+             !config.sqlite_path.starts_with("file:")) {
+    if (auto key = mask::load_or_create_hash_key(config.sqlite_path + ".mask-key"))
+      hash_key = std::make_shared<const std::string>(std::move(*key));
+  }
+  for (auto& [name, profile] : profiles) {
+    profile.hash_key = hash_key;
+    // Patterns were checked when the configuration loaded.
+    if (auto prepared = mask::prepare(profile); !prepared)
+      throw std::runtime_error("mask profile '" + name + "': " + prepared.error().message);
+  }
   return profiles;
 }
-
-}  // namespace
 
 Gateway::Gateway(config::Config config, policy::Policy policy, store::Store& store,
                  const Clock& clock)
@@ -65,14 +96,37 @@ Gateway::Gateway(config::Config config, policy::Policy policy, store::Store& sto
       store_(store),
       clock_(clock),
       api_keys_(config_.api_keys),
-      mask_profiles_(build_mask_profiles(config_)) {}
+      oidc_(config_.oidc_issuers.empty()
+                ? nullptr
+                : std::make_unique<identity::OidcAuthenticator>(config_.oidc_issuers,
+                                                                identity::http_fetch, clock)),
+      mask_profiles_(build_mask_profiles(config_)) {
+  // Notifications (Slack, Teams, webhooks) are queued in the same
+  // transaction as the review change they announce: none is lost or sent
+  // for a change that did not commit.
+  if (config_.channels)
+    store_.set_outbox_planner([this](const review::Review& review,
+                                     const std::vector<audit::AuditEvent>& events) {
+      return notify::plan_notifications(*config_.channels, config_.public_url, review, events,
+                                        clock_.now());
+    });
+}
+
+Gateway::~Gateway() {
+  if (config_.channels) store_.set_outbox_planner(nullptr);
+}
 
 void Gateway::set_review_listener(std::function<void(const review::Review&)> listener) {
   review_listener_ = std::move(listener);
 }
 
+void Gateway::add_review_listener(std::function<void(const review::Review&)> listener) {
+  more_review_listeners_.push_back(std::move(listener));
+}
+
 void Gateway::notify(const review::Review& review) {
   if (review_listener_) review_listener_(review);
+  for (const auto& listener : more_review_listeners_) listener(review);
 }
 
 const mask::MaskProfile& Gateway::mask_profile(const std::string& name) const {
@@ -80,12 +134,24 @@ const mask::MaskProfile& Gateway::mask_profile(const std::string& name) const {
   return found != mask_profiles_.end() ? found->second : mask_profiles_.at("default");
 }
 
+mask::MaskedBody Gateway::mask_response(const std::string& profile, std::string_view body) const {
+  return mask::mask_body(body, mask_profile(profile));
+}
+
 Result<Identity> Gateway::authenticate(std::string_view authorization_header,
-                                       const std::string& client_address) {
+                                       const std::string& client_address,
+                                       const std::optional<Identity>& peer) {
   auto token = identity::bearer_token(authorization_header);
-  Result<Identity> identity = token ? api_keys_.authenticate(*token)
-                                    : fail(ErrorCode::unauthenticated,
-                                           "missing credentials: send Authorization: Bearer <API key>");
+  Result<Identity> identity =
+      token ? (identity::looks_like_jwt(*token)
+                   ? (oidc_ ? oidc_->authenticate(*token)
+                            : fail(ErrorCode::unauthenticated,
+                                   "JWT bearer tokens are not accepted: no OIDC issuer is configured"))
+                   : api_keys_.authenticate(*token))
+      : authorization_header.empty() && peer
+          ? Result<Identity>(*peer)
+          : fail(ErrorCode::unauthenticated,
+                 "missing credentials: send Authorization: Bearer <API key or OIDC token>");
   if (!identity) {
     counters_.authentication_failures++;
     audit::AuditEvent event;
@@ -98,6 +164,13 @@ Result<Identity> Gateway::authenticate(std::string_view authorization_header,
     (void)store_.append_events(events);  // the refusal stands even if the log is unavailable
   }
   return identity;
+}
+
+Result<void> Gateway::start_identity() {
+  if (!oidc_) return {};
+  if (auto loaded = oidc_->load(); !loaded) return loaded;
+  oidc_->start_refresher();
+  return {};
 }
 
 audit::AuditEvent Gateway::event_for(const review::Review& review,

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/json/value.hpp>
 
@@ -22,6 +23,7 @@
 #include "core/clock.h"
 #include "core/decision.h"
 #include "identity/api_keys.h"
+#include "identity/oidc.h"
 #include "mask/mask.h"
 #include "policy/policy.h"
 #include "review/review.h"
@@ -64,9 +66,16 @@ struct Counters {
   std::atomic<std::uint64_t> authentication_failures{0};
 };
 
+// The configured mask profiles over the built-in `default`, compiled, with
+// the deployment's hash key (masking.hash_key, or <sqlite path>.mask-key).
+std::map<std::string, mask::MaskProfile> build_mask_profiles(const config::Config& config);
+
 class Gateway {
  public:
   Gateway(config::Config config, policy::Policy policy, store::Store& store, const Clock& clock);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
 
   const config::Config& config() const { return config_; }
   // The base URL in "approve at ..." messages, once the listener knows its port.
@@ -78,8 +87,18 @@ class Gateway {
 
   // identify: the identity behind a bearer credential. Failures are audited
   // (without the credential).
+  // A bearer shaped like a JWT is verified against the OIDC issuers; any
+  // other bearer is an API key. `peer` is the identity from a verified TLS
+  // client certificate, used when the request carries no Authorization.
   Result<Identity> authenticate(std::string_view authorization_header,
-                                const std::string& client_address);
+                                const std::string& client_address,
+                                const std::optional<Identity>& peer = std::nullopt);
+
+  // Fetches the OIDC issuers' discovery documents and keys (blocking) and
+  // starts the background key refresher. Call once before serving.
+  Result<void> start_identity();
+  // The OIDC verifier (for browser login), or null when no issuer is configured.
+  identity::OidcAuthenticator* oidc() { return oidc_.get(); }
 
   // describe + decide + review: decides the action and, for review, opens or
   // joins a review, or redeems an approved grant for the identical action.
@@ -106,8 +125,14 @@ class Gateway {
 
   // Called after every stored review change (on the caller's thread).
   void set_review_listener(std::function<void(const review::Review&)> listener);
+  // Further listeners (e.g. the web UI's live updates), called after the one
+  // above. Add them before serving; they live as long as the Gateway.
+  void add_review_listener(std::function<void(const review::Review&)> listener);
 
   const mask::MaskProfile& mask_profile(const std::string& name) const;
+  // Masks a response going back to an agent when the deciding rule named a
+  // mask profile (JSON-aware; text otherwise). For doors that return bodies.
+  mask::MaskedBody mask_response(const std::string& profile, std::string_view body) const;
 
  private:
   using ReviewMutation =
@@ -121,8 +146,10 @@ class Gateway {
   store::Store& store_;
   const Clock& clock_;
   identity::ApiKeyDirectory api_keys_;
+  std::unique_ptr<identity::OidcAuthenticator> oidc_;
   std::map<std::string, mask::MaskProfile> mask_profiles_;
   std::function<void(const review::Review&)> review_listener_;
+  std::vector<std::function<void(const review::Review&)>> more_review_listeners_;
   Counters counters_;
 };
 

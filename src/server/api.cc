@@ -8,6 +8,9 @@
 
 #include "core/canonical_json.h"
 #include "doors/actions/actions_door.h"
+#include "server/audit_api.h"
+#include "server/slack_api.h"
+#include "server/ui_handler.h"
 
 namespace countersign::server {
 namespace {
@@ -17,6 +20,8 @@ ApiResponse json_response(unsigned status, const boost::json::value& body) {
   response.status = status;
   response.body = boost::json::serialize(body);
   response.body.push_back('\n');
+  // JSON is never a page: nothing in it may run or be framed.
+  response.headers.emplace_back("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   return response;
 }
 
@@ -139,12 +144,23 @@ HandlerResult Api::handle(const ApiRequest& request) {
     return answer(json_response(ready ? 200 : 503, {{"status", ready ? "ready" : "storage unavailable"}}));
   }
   if (request.path == "/metrics" && method == "GET") return answer(metrics());
+  if (ui_ && UiHandler::owns(request.path)) return answer(ui_->handle(request));
+  if (request.path == "/integrations/slack/interactions") {
+    if (slack_ == nullptr)
+      return answer(error_response({ErrorCode::not_found, "Slack is not configured (channels.slack)"}));
+    return answer(slack_->handle(request));  // signed by Slack, not by a bearer credential
+  }
 
   if (segments.empty() || segments[0] != "v1")
     return answer(error_response({ErrorCode::not_found, "no such endpoint: " + request.path}));
 
-  // Everything under /v1 needs an identity.
-  auto caller = gateway_.authenticate(request.authorization, request.client_address);
+  // Everything under /v1 needs an identity: a bearer credential, or the web
+  // UI's session cookie (with its CSRF token on state-changing requests).
+  std::optional<Result<Identity>> session_caller;
+  if (ui_) session_caller = ui_->authenticate(request);
+  auto caller = session_caller ? std::move(*session_caller)
+                               : gateway_.authenticate(request.authorization, request.client_address,
+                                                                       request.peer_identity);
   if (!caller) return answer(error_response(caller.error()));
 
   auto method_not_allowed = [&] {
@@ -178,6 +194,13 @@ HandlerResult Api::handle(const ApiRequest& request) {
       if (method != "POST") return method_not_allowed();
       return answer(decide(request, *caller, segments[2], verb));
     }
+  }
+  if (segments.size() == 3 && segments[1] == "audit" && segments[2] != "events") {
+    if (method != "GET") return method_not_allowed();
+    if (caller->kind == IdentityKind::agent)
+      return answer(error_response(
+          {ErrorCode::permission_denied, "agents may not read the audit log"}));
+    return answer(handle_audit_request(request, gateway_.store(), *audit_log_, segments[2]));
   }
   if (segments.size() == 3 && segments[1] == "audit" && segments[2] == "events") {
     if (method != "GET") return method_not_allowed();
@@ -388,6 +411,13 @@ ApiResponse Api::metrics() {
   line("# HELP countersign_authentication_failures_total Requests refused for missing or wrong credentials.");
   line("# TYPE countersign_authentication_failures_total counter");
   line(fmt::format("countersign_authentication_failures_total {}", counters.authentication_failures.load()));
+  auto outbox = gateway_.store().outbox_status();
+  line("# HELP countersign_outbox_pending Notifications waiting for delivery (Slack, Teams, webhooks).");
+  line("# TYPE countersign_outbox_pending gauge");
+  line(fmt::format("countersign_outbox_pending {}", outbox ? outbox->pending : -1));
+  line("# HELP countersign_outbox_dead Notifications given up after retries.");
+  line("# TYPE countersign_outbox_dead gauge");
+  line(fmt::format("countersign_outbox_dead {}", outbox ? outbox->dead : -1));
   line("# HELP countersign_http_request_duration_seconds Time to answer an HTTP request (holds excluded).");
   line("# TYPE countersign_http_request_duration_seconds histogram");
   for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i)

@@ -29,6 +29,10 @@ struct ApiRequest {
   std::string content_type;
   std::string body;
   std::string client_address;
+  std::optional<Identity> peer_identity;    // from a verified TLS client certificate (mTLS)
+  std::string cookie;                       // the Cookie header value (web UI session)
+  std::string csrf_token;                   // the X-CSRF-Token header value (web UI)
+  std::map<std::string, std::string> headers;  // every header, names in lower case
 };
 
 struct ApiResponse {
@@ -39,6 +43,8 @@ struct ApiResponse {
 };
 
 struct HandlerResult;
+class UiHandler;
+class SlackInteractions;
 
 // A request waiting on a review: call resume() when review `review_id`
 // changes or at `deadline` (pass timed_out = true then).
@@ -64,12 +70,21 @@ struct RequestMetrics {
   void observe(double seconds);
 };
 
+class AuditLog;  // server/audit_api.h
+std::shared_ptr<AuditLog> make_audit_log(gateway::Gateway& gateway);
+
 class Api {
  public:
-  explicit Api(gateway::Gateway& gateway) : gateway_(gateway) {}
+  explicit Api(gateway::Gateway& gateway) : gateway_(gateway), audit_log_(make_audit_log(gateway)) {}
 
   HandlerResult handle(const ApiRequest& request);
   RequestMetrics& request_metrics() { return request_metrics_; }
+  // Issues audit checkpoints; the server's sweep calls checkpoint_if_due().
+  AuditLog& audit_log() { return *audit_log_; }
+  // The web UI: serves /ui, and signs in /v1 requests by its session cookie.
+  void set_ui(UiHandler* ui) { ui_ = ui; }
+  // Slack interactivity: serves POST /integrations/slack/interactions.
+  void set_slack(SlackInteractions* slack) { slack_ = slack; }
 
  private:
   // An action request that may be held: everything needed to submit it again.
@@ -92,7 +107,10 @@ class Api {
   ApiResponse metrics();
 
   gateway::Gateway& gateway_;
+  std::shared_ptr<AuditLog> audit_log_;
   RequestMetrics request_metrics_;
+  UiHandler* ui_ = nullptr;
+  SlackInteractions* slack_ = nullptr;
 };
 
 // {"error": {"code": ..., "message": ...}} with the status that fits the code.

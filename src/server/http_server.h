@@ -40,6 +40,9 @@ class HttpServer {
   // Thread-safe: asks run() to return.
   void stop();
 
+  // Thread-safe: runs `task` on the I/O thread (the gateway's thread).
+  void post(std::function<void()> task);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

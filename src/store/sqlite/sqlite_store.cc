@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include <fmt/format.h>
+
 #include "core/canonical_json.h"
 #include "core/hash.h"
 
@@ -69,6 +71,52 @@ constexpr const char* kMigrations[] = {
     CREATE INDEX audit_by_verb ON audit_events (verb, idx) WHERE verb IS NOT NULL;
     CREATE INDEX audit_by_review ON audit_events (review_id, idx) WHERE review_id IS NOT NULL;
     CREATE INDEX audit_by_time ON audit_events (time);
+    )sql",
+    // 2: the RFC 6962 Merkle tree over the audit log and its signed
+    // checkpoints. leaf_hash is SHA-256(0x00 || body); audit_tree holds every
+    // complete interior node (level >= 1), so any root or proof needs only
+    // O(log^2 n) lookups. Logs written before this version get their tree
+    // built when the store opens.
+    R"sql(
+    ALTER TABLE audit_events ADD COLUMN leaf_hash BLOB;
+    CREATE TABLE audit_tree (
+      level INTEGER NOT NULL,
+      position INTEGER NOT NULL,
+      hash BLOB NOT NULL,
+      PRIMARY KEY (level, position)
+    ) WITHOUT ROWID;
+    CREATE TABLE audit_checkpoints (
+      size INTEGER PRIMARY KEY,
+      time INTEGER NOT NULL,
+      root BLOB NOT NULL,
+      note TEXT NOT NULL
+    );
+    )sql",
+    // 3: the durable notification outbox (src/notify). Messages are written
+    // with the review change they announce; the worker delivers the oldest
+    // pending message of each stream and records the outcome. outbox_streams
+    // keeps per-stream delivery state (e.g. the Slack message to update).
+    R"sql(
+    CREATE TABLE outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      key TEXT NOT NULL UNIQUE,
+      stream TEXT NOT NULL,
+      channel TEXT NOT NULL,
+      review_id TEXT,
+      payload TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      next_attempt_at INTEGER NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      state TEXT NOT NULL DEFAULT 'pending',
+      finished_at INTEGER,
+      last_error TEXT
+    );
+    CREATE INDEX outbox_pending_by_stream ON outbox (stream, id) WHERE state = 'pending';
+    CREATE INDEX outbox_pending_by_time ON outbox (next_attempt_at) WHERE state = 'pending';
+    CREATE TABLE outbox_streams (
+      stream TEXT PRIMARY KEY,
+      state TEXT NOT NULL
+    );
     )sql",
 };
 
@@ -173,6 +221,10 @@ class SqliteStore::Statement {
   void bind(int parameter, std::int64_t number) {
     remember(sqlite3_bind_int64(statement_, parameter, number));
   }
+  void bind_blob(int parameter, std::string_view bytes) {
+    remember(sqlite3_bind_blob(statement_, parameter, bytes.data(), static_cast<int>(bytes.size()),
+                               SQLITE_TRANSIENT));
+  }
   void bind(int parameter, const std::optional<std::string>& text) {
     if (text) {
       bind(parameter, std::string_view(*text));
@@ -204,6 +256,13 @@ class SqliteStore::Statement {
 
   std::int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
   bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  // Valid until the next step or reset.
+  std::string_view view(int column) const {
+    const void* data = sqlite3_column_blob(statement_, column);
+    if (data == nullptr) return std::string_view();
+    return std::string_view(static_cast<const char*>(data),
+                            static_cast<std::size_t>(sqlite3_column_bytes(statement_, column)));
+  }
   std::string text(int column) const {
     const unsigned char* data = sqlite3_column_text(statement_, column);
     if (data == nullptr) return std::string();
@@ -242,7 +301,9 @@ class SqliteStore::Transaction {
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   ~Transaction() {
-    if (open_) (void)store_.execute("ROLLBACK");
+    if (!open_) return;
+    (void)store_.execute("ROLLBACK");
+    store_.frontier_.reset();  // it may hold nodes that were rolled back
   }
 
   Result<void> commit() {
@@ -286,6 +347,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
     return std::unexpected(configured.error());
   }
   if (auto migrated = store->migrate(); !migrated) return std::unexpected(migrated.error());
+  if (auto built = store->build_missing_tree(); !built) return std::unexpected(built.error());
   return store;
 }
 
@@ -492,13 +554,14 @@ Result<void> SqliteStore::insert_grant(const review::Grant& grant) {
   return {};
 }
 
-// Seals copies of `events` after the last stored event and inserts them. The
-// last hash is read inside the caller's write transaction, so no concurrent
-// append can slip in between reading it and extending the chain.
+// Seals copies of `events` after the last stored event, inserts them and
+// extends the Merkle tree. The last hash is read inside the caller's write
+// transaction, so no concurrent append can slip in between reading it and
+// extending the chain. frontier_ is updated as if the transaction commits;
+// a rollback resets it (see Transaction).
 Result<std::vector<audit::AuditEvent>> SqliteStore::append_sealed(
     const std::vector<audit::AuditEvent>& events, std::string_view fallback_verb) {
-  std::vector<audit::AuditEvent> sealed = events;
-  if (sealed.empty()) return sealed;
+  if (events.empty()) return std::vector<audit::AuditEvent>();
 
   auto last = prepare("SELECT idx, hash FROM audit_events ORDER BY idx DESC LIMIT 1");
   if (!last) return std::unexpected(last.error());
@@ -511,17 +574,27 @@ Result<std::vector<audit::AuditEvent>> SqliteStore::append_sealed(
   } else if (code != SQLITE_DONE) {
     return std::unexpected(database_error(code, "read last audit event"));
   }
-  if (auto sealed_ok = audit::seal(sealed, next_index, previous_hash); !sealed_ok) {
-    return std::unexpected(sealed_ok.error());
+  auto sealed = audit::seal_events(events, next_index, previous_hash);
+  if (!sealed) return std::unexpected(sealed.error());
+
+  if (!frontier_ || frontier_->size() != static_cast<std::uint64_t>(next_index)) {
+    auto loaded = load_frontier(next_index);
+    if (!loaded) return std::unexpected(loaded.error());
+    frontier_ = std::move(*loaded);
   }
 
   auto insert = prepare(
       "INSERT INTO audit_events (idx, time, type, actor, review_id, action_digest, verb, body, "
-      "previous_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+      "previous_hash, hash, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!insert) return std::unexpected(insert.error());
-  for (const audit::AuditEvent& event : sealed) {
-    auto body = canonicalize(audit::event_body(event));
-    if (!body) return std::unexpected(body.error());
+  auto insert_node =
+      prepare("INSERT INTO audit_tree (level, position, hash) VALUES (?1, ?2, ?3)");
+  if (!insert_node) return std::unexpected(insert_node.error());
+  std::vector<audit::CompactRange::Node> created;
+  std::vector<audit::AuditEvent> out;
+  out.reserve(sealed->size());
+  for (audit::SealedEvent& item : *sealed) {
+    const audit::AuditEvent& event = item.event;
     Statement& statement = *insert;
     statement.bind(1, event.index);
     statement.bind(2, event.time);
@@ -530,27 +603,89 @@ Result<std::vector<audit::AuditEvent>> SqliteStore::append_sealed(
     statement.bind(5, non_empty(event.review_id));
     statement.bind(6, non_empty(event.action_digest));
     statement.bind(7, event_verb(event, fallback_verb));
-    statement.bind(8, std::string_view(*body));
+    statement.bind(8, std::string_view(item.body));
     statement.bind(9, std::string_view(event.previous_hash));
     statement.bind(10, std::string_view(event.hash));
+    statement.bind_blob(11, audit::hash_bytes(item.leaf));
     if (auto ran = statement.run("append audit event"); !ran) return std::unexpected(ran.error());
     statement.reset();
+    created.clear();
+    frontier_->append(item.leaf, &created);
+    for (const auto& node : created) {
+      insert_node->bind(1, static_cast<std::int64_t>(node.level));
+      insert_node->bind(2, static_cast<std::int64_t>(node.position));
+      insert_node->bind_blob(3, audit::hash_bytes(node.hash));
+      if (auto ran = insert_node->run("append audit tree node"); !ran)
+        return std::unexpected(ran.error());
+      insert_node->reset();
+    }
+    out.push_back(std::move(item.event));
   }
-  return sealed;
+  return out;
 }
 
 // ---------------------------------------------------------------------------
 // Writes
 
+struct SqliteStore::PendingAppend {
+  std::vector<audit::AuditEvent>* events;
+  Result<void> result;
+  bool done = false;
+};
+
+// Group commit: callers queue their events; whichever caller finds no commit
+// running becomes the leader, takes everything queued (its own included) and
+// commits it as one transaction (one WAL append, one sync); the others wait
+// and return once the leader has committed their events. While a commit
+// runs, the next batch accumulates, so the batch grows with the load.
 Result<void> SqliteStore::append_events(std::vector<audit::AuditEvent>& events) {
+  if (events.empty()) return {};
+  PendingAppend mine{&events, {}, false};
+  std::unique_lock queue_lock(queue_mutex_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (committing_) {
+      queue_changed_.wait(queue_lock);
+      continue;
+    }
+    committing_ = true;
+    std::vector<PendingAppend*> batch;
+    batch.swap(queue_);
+    queue_lock.unlock();
+    commit_batch(batch);
+    queue_lock.lock();
+    for (PendingAppend* pending : batch) pending->done = true;
+    committing_ = false;
+    queue_changed_.notify_all();
+  }
+  return mine.result;
+}
+
+void SqliteStore::commit_batch(std::vector<PendingAppend*>& batch) {
+  auto fail_all = [&](const Error& error) {
+    for (PendingAppend* pending : batch) pending->result = std::unexpected(error);
+  };
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::write);
-  if (!transaction) return std::unexpected(transaction.error());
-  auto sealed = append_sealed(events, "");
-  if (!sealed) return std::unexpected(sealed.error());
-  if (auto committed = transaction->commit(); !committed) return committed;
-  events = std::move(*sealed);  // only once the events are durable
-  return {};
+  if (!transaction) return fail_all(transaction.error());
+  std::vector<std::optional<std::vector<audit::AuditEvent>>> sealed(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto appended = append_sealed(*batch[i]->events, "");
+    if (appended) {
+      sealed[i] = std::move(*appended);
+    } else if (appended.error().code == ErrorCode::invalid_argument) {
+      // Refused while sealing, before anything was written: only this caller fails.
+      batch[i]->result = std::unexpected(appended.error());
+    } else {
+      return fail_all(appended.error());  // the transaction rolls back
+    }
+  }
+  if (auto committed = transaction->commit(); !committed) return fail_all(committed.error());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!sealed[i]) continue;
+    *batch[i]->events = std::move(*sealed[i]);  // only once the events are committed
+    batch[i]->result = {};
+  }
 }
 
 Result<void> SqliteStore::create_review(review::Review& review,
@@ -563,6 +698,7 @@ Result<void> SqliteStore::create_review(review::Review& review,
   if (auto inserted = insert_review(created); !inserted) return inserted;
   auto sealed = append_sealed(events, created.action.verb);
   if (!sealed) return std::unexpected(sealed.error());
+  if (auto queued = insert_planned_outbox(created, *sealed); !queued) return queued;
   if (auto committed = transaction->commit(); !committed) return committed;
   review.version = created.version;
   events = std::move(*sealed);
@@ -581,6 +717,11 @@ Result<void> SqliteStore::update_review(review::Review& review,
   }
   auto sealed = append_sealed(events, review.action.verb);
   if (!sealed) return std::unexpected(sealed.error());
+  {
+    review::Review saved = review;
+    saved.version += 1;
+    if (auto queued = insert_planned_outbox(saved, *sealed); !queued) return queued;
+  }
   if (auto committed = transaction->commit(); !committed) return committed;
   review.version += 1;
   events = std::move(*sealed);
@@ -640,6 +781,12 @@ Result<std::optional<review::Grant>> SqliteStore::redeem_grant(const std::string
   if (auto saved = save_review(*review); !saved) return std::unexpected(saved.error());
   auto sealed = append_sealed(events, review->action.verb);
   if (!sealed) return std::unexpected(sealed.error());
+  {
+    review::Review saved = *review;
+    saved.version += 1;
+    if (auto queued = insert_planned_outbox(saved, *sealed); !queued)
+      return std::unexpected(queued.error());
+  }
   if (auto committed = transaction->commit(); !committed) {
     return std::unexpected(committed.error());
   }
@@ -842,6 +989,455 @@ Result<std::int64_t> SqliteStore::count_reviews(review::ReviewState state) {
   int code = statement->step();
   if (code != SQLITE_ROW) return std::unexpected(database_error(code, "count reviews"));
   return statement->integer(0);
+}
+
+Result<audit::AuditEvent> SqliteStore::get_event(std::int64_t index) {
+  std::lock_guard lock(mutex_);
+  auto statement =
+      prepare("SELECT idx, body, previous_hash, hash FROM audit_events WHERE idx = ?1");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, index);
+  int code = statement->step();
+  if (code == SQLITE_DONE) return fail(ErrorCode::not_found, "no such audit event");
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read audit event"));
+  auto body = parse_json(statement->text(1));
+  if (!body) return fail(ErrorCode::internal, "storage: a stored audit event is not valid JSON");
+  auto event = audit::event_from_json(*body);
+  if (!event) return fail(ErrorCode::internal, "storage: a stored audit event is unreadable");
+  event->index = statement->integer(0);
+  event->previous_hash = statement->text(2);
+  event->hash = statement->text(3);
+  return event;
+}
+
+// ---------------------------------------------------------------------------
+// The Merkle tree and checkpoints
+
+Result<audit::Hash> SqliteStore::read_node(unsigned level, std::uint64_t position) {
+  auto statement =
+      level == 0 ? prepare("SELECT leaf_hash FROM audit_events WHERE idx = ?1")
+                 : prepare("SELECT hash FROM audit_tree WHERE position = ?1 AND level = ?2");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, static_cast<std::int64_t>(position));
+  if (level != 0) statement->bind(2, static_cast<std::int64_t>(level));
+  int code = statement->step();
+  if (code == SQLITE_DONE)
+    return fail(ErrorCode::internal, "storage: the audit tree is missing a node");
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read audit tree"));
+  auto hash = audit::hash_from_bytes(statement->view(0));
+  if (!hash) return fail(ErrorCode::internal, "storage: a stored audit tree hash is malformed");
+  return hash;
+}
+
+Result<std::int64_t> SqliteStore::stored_size() {
+  auto statement = prepare("SELECT coalesce(max(idx) + 1, 0) FROM audit_events");
+  if (!statement) return std::unexpected(statement.error());
+  int code = statement->step();
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "count audit events"));
+  return statement->integer(0);
+}
+
+Result<audit::CompactRange> SqliteStore::load_frontier(std::int64_t size) {
+  std::vector<audit::Hash> hashes;
+  for (auto [level, position] : audit::CompactRange::frontier_nodes(static_cast<std::uint64_t>(size))) {
+    auto hash = read_node(level, position);
+    if (!hash) return std::unexpected(hash.error());
+    hashes.push_back(*hash);
+  }
+  return audit::CompactRange::from(static_cast<std::uint64_t>(size), std::move(hashes));
+}
+
+Result<void> SqliteStore::build_missing_tree() {
+  {
+    // Only a log that has no leaf hash at all predates the tree. A log with
+    // some missing is damaged: `audit verify` names the events, and nothing
+    // here may paper over that by rebuilding from the bodies.
+    auto missing = prepare(
+        "SELECT EXISTS (SELECT 1 FROM audit_events) AND "
+        "NOT EXISTS (SELECT 1 FROM audit_events WHERE leaf_hash IS NOT NULL)");
+    if (!missing) return std::unexpected(missing.error());
+    int code = missing->step();
+    if (code != SQLITE_ROW) return std::unexpected(database_error(code, "check audit tree"));
+    if (missing->integer(0) == 0) return {};
+  }
+  // A log written before the tree existed: hash its stored bodies (the
+  // canonical bytes its chain hashes already cover) and build every node.
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  std::vector<std::pair<std::int64_t, audit::Hash>> leaves;
+  {
+    auto rows = prepare("SELECT idx, body FROM audit_events ORDER BY idx");
+    if (!rows) return std::unexpected(rows.error());
+    for (;;) {
+      int code = rows->step();
+      if (code == SQLITE_DONE) break;
+      if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read audit events"));
+      leaves.emplace_back(rows->integer(0), audit::hash_leaf(rows->view(1)));
+    }
+  }
+  if (auto cleared = execute("DELETE FROM audit_tree"); !cleared) return cleared;
+  auto update = prepare("UPDATE audit_events SET leaf_hash = ?1 WHERE idx = ?2");
+  if (!update) return std::unexpected(update.error());
+  auto insert_node = prepare("INSERT INTO audit_tree (level, position, hash) VALUES (?1, ?2, ?3)");
+  if (!insert_node) return std::unexpected(insert_node.error());
+  audit::CompactRange range;
+  std::vector<audit::CompactRange::Node> created;
+  for (const auto& [index, leaf] : leaves) {
+    update->bind_blob(1, audit::hash_bytes(leaf));
+    update->bind(2, index);
+    if (auto ran = update->run("store leaf hash"); !ran) return ran;
+    update->reset();
+    created.clear();
+    range.append(leaf, &created);
+    for (const auto& node : created) {
+      insert_node->bind(1, static_cast<std::int64_t>(node.level));
+      insert_node->bind(2, static_cast<std::int64_t>(node.position));
+      insert_node->bind_blob(3, audit::hash_bytes(node.hash));
+      if (auto ran = insert_node->run("store audit tree node"); !ran) return ran;
+      insert_node->reset();
+    }
+  }
+  return transaction->commit();
+}
+
+Result<TreeHead> SqliteStore::tree_head() {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto size = stored_size();
+  if (!size) return std::unexpected(size.error());
+  if (!frontier_ || frontier_->size() != static_cast<std::uint64_t>(*size)) {
+    auto loaded = load_frontier(*size);
+    if (!loaded) return std::unexpected(loaded.error());
+    frontier_ = std::move(*loaded);
+  }
+  TreeHead head{*size, frontier_->root()};
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return head;
+}
+
+Result<audit::Hash> SqliteStore::tree_root(std::int64_t size) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto stored = stored_size();
+  if (!stored) return std::unexpected(stored.error());
+  if (size < 0 || size > *stored)
+    return fail(ErrorCode::not_found,
+                fmt::format("the audit log has {} events; no tree of size {}", *stored, size));
+  auto root = audit::tree_root(static_cast<std::uint64_t>(size),
+                               [this](unsigned level, std::uint64_t position) {
+                                 return read_node(level, position);
+                               });
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return root;
+}
+
+Result<std::vector<audit::Hash>> SqliteStore::inclusion_proof(std::int64_t index,
+                                                              std::int64_t size) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto stored = stored_size();
+  if (!stored) return std::unexpected(stored.error());
+  if (size < 1 || size > *stored)
+    return fail(ErrorCode::not_found,
+                fmt::format("the audit log has {} events; no tree of size {}", *stored, size));
+  if (index < 0 || index >= size)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("index {} is not in a tree of size {}", index, size));
+  auto proof = audit::inclusion_proof(
+      static_cast<std::uint64_t>(index), static_cast<std::uint64_t>(size),
+      [this](unsigned level, std::uint64_t position) { return read_node(level, position); });
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return proof;
+}
+
+Result<std::vector<audit::Hash>> SqliteStore::consistency_proof(std::int64_t from,
+                                                                std::int64_t to) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto stored = stored_size();
+  if (!stored) return std::unexpected(stored.error());
+  if (to < 0 || to > *stored)
+    return fail(ErrorCode::not_found,
+                fmt::format("the audit log has {} events; no tree of size {}", *stored, to));
+  if (from < 0 || from > to)
+    return fail(ErrorCode::invalid_argument,
+                fmt::format("cannot prove size {} consistent with the smaller size {}", from, to));
+  auto proof = audit::consistency_proof(
+      static_cast<std::uint64_t>(from), static_cast<std::uint64_t>(to),
+      [this](unsigned level, std::uint64_t position) { return read_node(level, position); });
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return proof;
+}
+
+Result<void> SqliteStore::add_checkpoint(const StoredCheckpoint& checkpoint) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto stored = stored_size();
+  if (!stored) return std::unexpected(stored.error());
+  if (checkpoint.size < 1 || checkpoint.size > *stored)
+    return fail(ErrorCode::invalid_argument, "a checkpoint must cover 1 to all stored events");
+  auto root = audit::tree_root(
+      static_cast<std::uint64_t>(checkpoint.size),
+      [this](unsigned level, std::uint64_t position) { return read_node(level, position); });
+  if (!root) return std::unexpected(root.error());
+  auto insert =
+      prepare("INSERT INTO audit_checkpoints (size, time, root, note) VALUES (?1, ?2, ?3, ?4)");
+  if (!insert) return std::unexpected(insert.error());
+  insert->bind(1, checkpoint.size);
+  insert->bind(2, checkpoint.time);
+  insert->bind_blob(3, audit::hash_bytes(*root));
+  insert->bind(4, std::string_view(checkpoint.note));
+  int code = insert->step();
+  if ((code & 0xFF) == SQLITE_CONSTRAINT)
+    return fail(ErrorCode::conflict, "a checkpoint for this size exists");
+  if (code != SQLITE_DONE) return std::unexpected(database_error(code, "store checkpoint"));
+  return transaction->commit();
+}
+
+Result<std::vector<StoredCheckpoint>> SqliteStore::read_checkpoints(std::string_view sql,
+                                                                   std::int64_t size) {
+  auto statement = prepare(sql);
+  if (!statement) return std::unexpected(statement.error());
+  if (size >= 0) statement->bind(1, size);
+  std::vector<StoredCheckpoint> out;
+  for (;;) {
+    int code = statement->step();
+    if (code == SQLITE_DONE) break;
+    if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read checkpoints"));
+    out.push_back({statement->integer(0), statement->integer(1), statement->text(2)});
+  }
+  return out;
+}
+
+Result<std::optional<StoredCheckpoint>> SqliteStore::latest_checkpoint() {
+  std::lock_guard lock(mutex_);
+  auto rows = read_checkpoints(
+      "SELECT size, time, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1", -1);
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<StoredCheckpoint>();
+  return std::optional<StoredCheckpoint>(std::move(rows->front()));
+}
+
+Result<std::optional<StoredCheckpoint>> SqliteStore::checkpoint_at(std::int64_t size) {
+  std::lock_guard lock(mutex_);
+  auto rows =
+      read_checkpoints("SELECT size, time, note FROM audit_checkpoints WHERE size = ?1", size);
+  if (!rows) return std::unexpected(rows.error());
+  if (rows->empty()) return std::optional<StoredCheckpoint>();
+  return std::optional<StoredCheckpoint>(std::move(rows->front()));
+}
+
+Result<std::vector<StoredCheckpoint>> SqliteStore::list_checkpoints() {
+  std::lock_guard lock(mutex_);
+  return read_checkpoints("SELECT size, time, note FROM audit_checkpoints ORDER BY size", -1);
+}
+
+Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto statement = prepare(
+      "SELECT idx, body, leaf_hash, previous_hash, hash FROM audit_events ORDER BY idx");
+  if (!statement) return std::unexpected(statement.error());
+  for (;;) {
+    int code = statement->step();
+    if (code == SQLITE_DONE) break;
+    if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read audit events"));
+    RawAuditEvent event;
+    event.index = statement->integer(0);
+    event.body = statement->view(1);
+    event.leaf_hash = statement->view(2);
+    event.previous_hash = statement->view(3);
+    event.hash = statement->view(4);
+    if (!visit(event)) break;
+  }
+  statement->reset();
+  return transaction->commit();
+}
+
+Result<std::int64_t> SqliteStore::scan_tree(const TreeNodeVisitor& visit) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::read);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto statement = prepare("SELECT level, position, hash FROM audit_tree");
+  if (!statement) return std::unexpected(statement.error());
+  std::int64_t count = 0;
+  for (;;) {
+    int code = statement->step();
+    if (code == SQLITE_DONE) break;
+    if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read audit tree"));
+    visit(static_cast<unsigned>(statement->integer(0)),
+          static_cast<std::uint64_t>(statement->integer(1)), statement->view(2));
+    ++count;
+  }
+  statement->reset();
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return count;
+}
+
+// ---------------------------------------------------------------------------
+// Outbox
+
+void SqliteStore::set_outbox_planner(OutboxPlanner planner) {
+  std::lock_guard lock(mutex_);
+  outbox_planner_ = std::move(planner);
+}
+
+Result<void> SqliteStore::insert_outbox(const std::vector<OutboxMessage>& messages) {
+  if (messages.empty()) return {};
+  // A message whose key is already stored is the same notification again: dropped.
+  auto statement = prepare(
+      "INSERT INTO outbox (key, stream, channel, review_id, payload, created_at, "
+      "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (key) DO NOTHING");
+  if (!statement) return std::unexpected(statement.error());
+  for (const auto& message : messages) {
+    statement->reset();
+    statement->bind(1, std::string_view(message.key));
+    statement->bind(2, std::string_view(message.stream));
+    statement->bind(3, std::string_view(message.channel));
+    statement->bind(4, message.review_id.empty() ? std::optional<std::string>()
+                                                 : std::optional<std::string>(message.review_id));
+    statement->bind(5, std::string_view(message.payload));
+    statement->bind(6, message.created_at);
+    statement->bind(7, message.next_attempt_at);
+    if (auto ran = statement->run("queue notification"); !ran) return ran;
+  }
+  return {};
+}
+
+Result<void> SqliteStore::insert_planned_outbox(const review::Review& review,
+                                                const std::vector<audit::AuditEvent>& events) {
+  if (!outbox_planner_) return {};
+  std::vector<OutboxMessage> messages;
+  try {
+    messages = outbox_planner_(review, events);
+  } catch (...) {
+    return fail(ErrorCode::internal, "storage: the outbox planner failed");
+  }
+  return insert_outbox(messages);
+}
+
+Result<void> SqliteStore::enqueue_outbox(std::vector<OutboxMessage>& messages,
+                                         std::vector<audit::AuditEvent>& events) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  if (auto inserted = insert_outbox(messages); !inserted) return inserted;
+  std::vector<audit::AuditEvent> sealed;
+  if (!events.empty()) {
+    auto appended = append_sealed(events, "");
+    if (!appended) return std::unexpected(appended.error());
+    sealed = std::move(*appended);
+  }
+  if (auto committed = transaction->commit(); !committed) return committed;
+  if (!sealed.empty()) events = std::move(sealed);
+  return {};
+}
+
+Result<std::vector<OutboxMessage>> SqliteStore::due_outbox(std::string_view channel, Millis now,
+                                                            int limit) {
+  std::lock_guard lock(mutex_);
+  auto statement = prepare(
+      "SELECT o.id, o.key, o.stream, o.channel, o.review_id, o.payload, o.created_at, "
+      "o.next_attempt_at, o.attempts, s.state FROM outbox o "
+      "LEFT JOIN outbox_streams s ON s.stream = o.stream "
+      "WHERE o.state = 'pending' AND o.next_attempt_at <= ?1 AND (?3 = '' OR o.channel = ?3) "
+      "AND o.id = ("
+      "  SELECT MIN(p.id) FROM outbox p WHERE p.stream = o.stream AND p.state = 'pending') "
+      "ORDER BY o.id LIMIT ?2");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, now);
+  statement->bind(2, static_cast<std::int64_t>(std::clamp(limit, 1, kMaxPageSize)));
+  statement->bind(3, channel.empty() ? std::string_view("") : channel);  // never NULL
+  std::vector<OutboxMessage> messages;
+  for (;;) {
+    int code = statement->step();
+    if (code == SQLITE_DONE) break;
+    if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read outbox"));
+    OutboxMessage message;
+    message.id = statement->integer(0);
+    message.key = statement->text(1);
+    message.stream = statement->text(2);
+    message.channel = statement->text(3);
+    message.review_id = statement->text(4);
+    message.payload = statement->text(5);
+    message.created_at = statement->integer(6);
+    message.next_attempt_at = statement->integer(7);
+    message.attempts = static_cast<int>(statement->integer(8));
+    message.stream_state = statement->text(9);
+    messages.push_back(std::move(message));
+  }
+  return messages;
+}
+
+Result<void> SqliteStore::complete_outbox(std::int64_t id, const OutboxOutcome& outcome) {
+  std::lock_guard lock(mutex_);
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  const Millis now = std::max<Millis>(outcome.at, 0);
+  std::string_view sql;
+  switch (outcome.kind) {
+    case OutboxOutcome::Kind::delivered:
+      sql = "UPDATE outbox SET state = 'delivered', finished_at = ?2, last_error = NULL "
+            "WHERE id = ?1 AND state = 'pending' RETURNING stream";
+      break;
+    case OutboxOutcome::Kind::retry:
+      sql = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 "
+            "WHERE id = ?1 AND state = 'pending' RETURNING stream";
+      break;
+    case OutboxOutcome::Kind::dead:
+      sql = "UPDATE outbox SET state = 'dead', attempts = attempts + 1, finished_at = ?2, "
+            "last_error = ?3 WHERE id = ?1 AND state = 'pending' RETURNING stream";
+      break;
+  }
+  auto statement = prepare(sql);
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, id);
+  statement->bind(2, now);
+  if (outcome.kind != OutboxOutcome::Kind::delivered)
+    statement->bind(3, std::string_view(outcome.error));
+  int code = statement->step();
+  if (code == SQLITE_DONE) return fail(ErrorCode::not_found, "no such pending notification");
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "complete notification"));
+  std::string stream = statement->text(0);
+  if (int done = statement->step(); done != SQLITE_DONE)
+    return std::unexpected(database_error(done, "complete notification"));
+  if (outcome.stream_state) {
+    auto state = prepare(
+        "INSERT INTO outbox_streams (stream, state) VALUES (?1, ?2) "
+        "ON CONFLICT (stream) DO UPDATE SET state = excluded.state");
+    if (!state) return std::unexpected(state.error());
+    state->bind(1, std::string_view(stream));
+    state->bind(2, std::string_view(*outcome.stream_state));
+    if (auto ran = state->run("save notification state"); !ran) return ran;
+  }
+  return transaction->commit();
+}
+
+Result<OutboxStatus> SqliteStore::outbox_status(std::string_view channel) {
+  std::lock_guard lock(mutex_);
+  // The next attempt counts only a stream's oldest pending message: the
+  // ones behind it wait for it, whatever their own time.
+  auto statement = prepare(
+      "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 'pending' AND (?1 = '' OR channel = ?1)), "
+      "(SELECT COUNT(*) FROM outbox WHERE state = 'dead' AND (?1 = '' OR channel = ?1)), "
+      "(SELECT MIN(o.next_attempt_at) FROM outbox o WHERE o.state = 'pending' "
+      " AND (?1 = '' OR o.channel = ?1) AND o.id = ("
+      "  SELECT MIN(p.id) FROM outbox p WHERE p.stream = o.stream AND p.state = 'pending'))");
+  if (!statement) return std::unexpected(statement.error());
+  statement->bind(1, channel.empty() ? std::string_view("") : channel);  // never NULL
+  int code = statement->step();
+  if (code != SQLITE_ROW) return std::unexpected(database_error(code, "read outbox status"));
+  OutboxStatus status;
+  status.pending = statement->integer(0);
+  status.dead = statement->integer(1);
+  status.next_attempt_at = statement->is_null(2) ? 0 : statement->integer(2);
+  return status;
 }
 
 bool SqliteStore::healthy() {

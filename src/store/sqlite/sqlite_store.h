@@ -6,13 +6,16 @@
 // message.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "audit/merkle.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -49,7 +52,25 @@ class SqliteStore final : public Store {
                                                     const RedeemHook& hook) override;
   Result<AuditPage> list_events(const AuditFilter& filter) override;
   Result<std::int64_t> event_count() override;
+  Result<audit::AuditEvent> get_event(std::int64_t index) override;
+  Result<TreeHead> tree_head() override;
+  Result<audit::Hash> tree_root(std::int64_t size) override;
+  Result<std::vector<audit::Hash>> inclusion_proof(std::int64_t index, std::int64_t size) override;
+  Result<std::vector<audit::Hash>> consistency_proof(std::int64_t from, std::int64_t to) override;
+  Result<void> add_checkpoint(const StoredCheckpoint& checkpoint) override;
+  Result<std::optional<StoredCheckpoint>> latest_checkpoint() override;
+  Result<std::optional<StoredCheckpoint>> checkpoint_at(std::int64_t size) override;
+  Result<std::vector<StoredCheckpoint>> list_checkpoints() override;
+  Result<void> scan_events(const RawEventVisitor& visit) override;
+  Result<std::int64_t> scan_tree(const TreeNodeVisitor& visit) override;
   Result<std::int64_t> count_reviews(review::ReviewState state) override;
+  void set_outbox_planner(OutboxPlanner planner) override;
+  Result<void> enqueue_outbox(std::vector<OutboxMessage>& messages,
+                              std::vector<audit::AuditEvent>& events) override;
+  Result<std::vector<OutboxMessage>> due_outbox(std::string_view channel, Millis now,
+                                                int limit) override;
+  Result<void> complete_outbox(std::int64_t id, const OutboxOutcome& outcome) override;
+  Result<OutboxStatus> outbox_status(std::string_view channel = {}) override;
   bool healthy() override;
 
  private:
@@ -70,11 +91,32 @@ class SqliteStore final : public Store {
   Result<std::vector<audit::AuditEvent>> append_sealed(const std::vector<audit::AuditEvent>& events,
                                                        std::string_view fallback_verb);
   Result<std::vector<review::Review>> read_reviews(Statement& statement);
+  Result<void> insert_outbox(const std::vector<OutboxMessage>& messages);
+  Result<void> insert_planned_outbox(const review::Review& review,
+                                     const std::vector<audit::AuditEvent>& events);
+  // The Merkle tree: stored node reads, the cached right edge, and the
+  // one-time build for logs written before the tree existed.
+  Result<audit::Hash> read_node(unsigned level, std::uint64_t position);
+  Result<std::int64_t> stored_size();
+  Result<audit::CompactRange> load_frontier(std::int64_t size);
+  Result<void> build_missing_tree();
+  Result<std::vector<StoredCheckpoint>> read_checkpoints(std::string_view sql, std::int64_t size);
+  // Group commit: runs a batch of queued append_events calls in one transaction.
+  struct PendingAppend;
+  void commit_batch(std::vector<PendingAppend*>& batch);
 
   std::mutex mutex_;
   sqlite3* database_;
+  // The tree's right edge after the last committed append (nullopt: reload).
+  std::optional<audit::CompactRange> frontier_;
+  // Group commit queue for append_events, guarded by queue_mutex_.
+  std::mutex queue_mutex_;
+  std::condition_variable queue_changed_;
+  std::vector<PendingAppend*> queue_;
+  bool committing_ = false;
   // Prepared once, reused for the life of the connection; keyed by SQL text.
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
+  OutboxPlanner outbox_planner_;  // runs inside review transactions (see Store)
 };
 
 }  // namespace countersign::store
