@@ -55,6 +55,7 @@ void BM_MaskText(benchmark::State& state, std::string density, std::string size_
   const std::string text = document(density, size_name, size);
   const countersign::mask::MaskProfile profile = countersign::mask::default_profile();
   std::size_t findings_count = 0;
+  countersign::mask::mask_text(text, profile, "", nullptr);  // compiles the catalog once, untimed
   for (auto _ : state) {
     std::vector<Finding> findings;
     std::string out = countersign::mask::mask_text(text, profile, "", &findings);

@@ -6,11 +6,13 @@
 //     of planted values that no longer appear in the output, over every type,
 //     and over the types redact-pii claims to cover.
 //
-//   npm ci && node bench/mask_compare.mjs [--build DIR] [--min-time SECONDS]
+//   npm ci && node bench/mask_compare.mjs [--build DIR] [--min-time SECONDS] [--keep DOCS]
 //
-// DIR holds the mask_bench and countersign binaries (default build/).
+// DIR holds the mask_bench and countersign binaries (default build/); with
+// --keep the generated documents stay in DOCS (for profiling mask_bench
+// with MASK_BENCH_DIR=DOCS).
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
@@ -72,7 +74,9 @@ function build(density, size) {
 
 const sizes = [['1k', 1024], ['10k', 10 * 1024], ['1m', 1024 * 1024]];
 const densities = ['clean', 'few', 'dense'];
-const dir = mkdtempSync(join(tmpdir(), 'mask-bench-'));
+const KEEP = option('--keep', null);
+const dir = KEEP ? resolve(KEEP) : mkdtempSync(join(tmpdir(), 'mask-bench-'));
+mkdirSync(dir, { recursive: true });
 const docs = {};
 for (const density of densities)
   for (const [name, size] of sizes) {
@@ -170,4 +174,4 @@ console.log(`  redact-pii on the whole corpus: ${peerCorpusSeconds.toFixed(2)} s
 console.log('\nper type (planted / caught by countersign / caught by redact-pii):');
 for (const [type, row] of Object.entries(recall.by_type).sort())
   console.log(`  ${type.padEnd(26)} ${String(row.planted).padStart(5)} ${String(row.ours).padStart(6)} ${String(row.peer).padStart(6)}`);
-rmSync(dir, { recursive: true, force: true });
+if (!KEEP) rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 
+#include "audit/soc2.h"
 #include "core/canonical_json.h"
 #include "core/hash.h"
 
@@ -13,22 +14,6 @@ namespace countersign::audit {
 namespace {
 
 namespace json = boost::json;
-
-// SOC 2 Trust Services Criteria evidenced by the log:
-//   CC6.1 logical access is restricted (who may do what: decisions, failed logins)
-//   CC6.2 access is authorized before it is granted (reviews and their votes)
-//   CC6.3 access is granted, modified and removed per authorization (grants)
-//   CC7.2 anomalies and security events are monitored
-//   CC8.1 changes are authorized, approved and carried out as approved
-const std::vector<std::string>& review_controls() {
-  static const std::vector<std::string> controls{"CC6.2", "CC6.3", "CC8.1"};
-  return controls;
-}
-
-const std::vector<std::string>& execution_controls() {
-  static const std::vector<std::string> controls{"CC6.3", "CC8.1"};
-  return controls;
-}
 
 bool is_hex_digest(std::string_view text) {
   if (text.size() != 64) return false;
@@ -91,21 +76,6 @@ std::optional<std::string> string_field(const json::object& object, std::string_
 }
 
 }  // namespace
-
-std::vector<std::string> controls_for(std::string_view event_type) {
-  if (event_type == "action.decided") return {"CC6.1"};
-  if (event_type == "auth.failed") return {"CC6.1", "CC7.2"};
-  if (event_type == "grant.redeemed" || event_type == "action.executed" ||
-      event_type == "action.failed") {
-    return execution_controls();
-  }
-  // Every review transition (created, voted, approved, rejected, escalated,
-  // cancelled, expired, executed, failed) is evidence of change approval.
-  if (event_type.starts_with("review.")) return review_controls();
-  if (event_type.starts_with("grant.")) return execution_controls();
-  // Unknown events are still security-relevant monitoring evidence.
-  return {"CC7.2"};
-}
 
 boost::json::object event_body(const AuditEvent& event) {
   json::object body;

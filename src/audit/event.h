@@ -17,19 +17,19 @@
 namespace countersign::audit {
 
 struct AuditEvent {
-  std::int64_t index = -1;        // position in the log, assigned on append (0-based)
+  std::int64_t index = -1;  // position in the log, assigned on append (0-based)
   Millis time = 0;
-  std::string type;               // "action.decided", "review.approved", ...
-  std::string actor;              // subject that caused it, or "system"
-  std::string action_digest;      // empty when not about an action
-  std::string review_id;          // empty when not about a review
-  boost::json::object details;    // masked
+  std::string type;                   // "action.decided", "review.approved", ...
+  std::string actor;                  // subject that caused it, or "system"
+  std::string action_digest;          // empty when not about an action
+  std::string review_id;              // empty when not about a review
+  boost::json::object details;        // masked
   std::vector<std::string> controls;  // SOC 2 control ids, e.g. "CC6.1"
-  std::string previous_hash;      // chain hash of the event before (64 zeros for the first)
-  std::string hash;               // chain hash of this event
+  std::string previous_hash;          // chain hash of the event before (64 zeros for the first)
+  std::string hash;                   // chain hash of this event
 };
 
-// The SOC 2 controls an event type evidences.
+// The SOC 2 controls an event type evidences: see audit/soc2.h.
 std::vector<std::string> controls_for(std::string_view event_type);
 
 // The canonical body that is hashed: every field except the two chain hashes.

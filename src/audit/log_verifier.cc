@@ -37,9 +37,9 @@ void LogVerifier::problem(std::int64_t index, std::int64_t checkpoint_size, std:
   report_.problems.push_back({index, checkpoint_size, std::move(message)});
 }
 
-bool LogVerifier::add_event(std::int64_t index, std::string_view body,
-                            std::string_view stored_leaf, std::string_view previous_hash,
-                            std::string_view hash) {
+bool LogVerifier::add_event(std::int64_t index, std::string_view body, std::string_view stored_leaf,
+                            std::string_view previous_hash, std::string_view hash,
+                            const IndexedColumns* columns) {
   if (event_problem_) return false;
   const std::int64_t expected = next_index_;
   auto stop = [&](std::string message) {
@@ -49,11 +49,11 @@ bool LogVerifier::add_event(std::int64_t index, std::string_view body,
   };
   if (index != expected) {
     if (index > expected)
-      return stop(index == expected + 1
-                      ? fmt::format("event {} is missing (the next stored event is {})", expected,
-                                    index)
-                      : fmt::format("events {}..{} are missing (the next stored event is {})",
-                                    expected, index - 1, index));
+      return stop(
+          index == expected + 1
+              ? fmt::format("event {} is missing (the next stored event is {})", expected, index)
+              : fmt::format("events {}..{} are missing (the next stored event is {})", expected,
+                            index - 1, index));
     return stop(fmt::format("expected event {}, found event {} again", expected, index));
   }
   auto inner = body_index(body);
@@ -70,6 +70,16 @@ bool LogVerifier::add_event(std::int64_t index, std::string_view body,
     return stop("previous_hash does not match the hash of the event before");
   Hash chained = chain_hash_bytes(previous_, leaf);
   if (hash != to_hex(chained)) return stop("hash does not match the event's content and chain");
+  if (columns != nullptr && column_problems_.size() < kMaxColumnProblems) {
+    // Not a break in the log: the hashed events are intact, so the tree and
+    // checkpoints are still checked, and what they say is reported first.
+    auto fields = body_fields(body);
+    if (!fields)
+      column_problems_.push_back({expected, -1, "the stored event is not a readable audit event"});
+    else if (auto mismatch = column_mismatch(*fields, *columns))
+      column_problems_.push_back(
+          {expected, -1, *mismatch + " (the search columns were edited outside the log)"});
+  }
   previous_ = chained;
   leaves_.push_back(leaf);
   ++next_index_;
@@ -92,8 +102,7 @@ void LogVerifier::check_tree_node(unsigned level, std::uint64_t position, std::s
     problem(std::max(first, report_.events), -1,
             fmt::format("the stored tree has a node (level {}, position {}) over events up to {} "
                         "but the log has {}: events were removed (or the tree was altered)",
-                        level, position, first + (std::int64_t{1} << level) - 1,
-                        report_.events));
+                        level, position, first + (std::int64_t{1} << level) - 1, report_.events));
     tree_problem_ = true;
     return;
   }
@@ -129,8 +138,7 @@ std::int64_t LogVerifier::good_floor(std::int64_t size) const {
 
 void LogVerifier::check_checkpoints(std::vector<StoredCheckpointRow> rows) {
   if (event_problem_) return;
-  std::sort(rows.begin(), rows.end(),
-            [](const auto& a, const auto& b) { return a.size < b.size; });
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.size < b.size; });
   const std::int64_t events = report_.events;
   const NodeReader nodes = tree_.reader();
   std::optional<std::pair<std::int64_t, Hash>> previous_good;
@@ -202,11 +210,10 @@ void LogVerifier::check_checkpoints(std::vector<StoredCheckpointRow> rows) {
     if (previous_good) {
       auto proof = consistency_proof(static_cast<std::uint64_t>(previous_good->first),
                                      static_cast<std::uint64_t>(row.size), nodes);
-      auto consistent =
-          proof ? verify_consistency(static_cast<std::uint64_t>(previous_good->first),
-                                     static_cast<std::uint64_t>(row.size), previous_good->second,
-                                     checkpoint.root, *proof)
-                : Result<void>(std::unexpected(proof.error()));
+      auto consistent = proof ? verify_consistency(static_cast<std::uint64_t>(previous_good->first),
+                                                   static_cast<std::uint64_t>(row.size),
+                                                   previous_good->second, checkpoint.root, *proof)
+                              : Result<void>(std::unexpected(proof.error()));
       if (!consistent) {
         problem(previous_good->first, row.size,
                 fmt::format("the checkpoint at size {} is not consistent with the one at size {}: "
@@ -273,6 +280,7 @@ VerifyReport LogVerifier::report() const {
                      // On a tie, what a checkpoint says explains more than a node.
                      return a.checkpoint_size >= 0 && b.checkpoint_size < 0;
                    });
+  out.problems.insert(out.problems.end(), column_problems_.begin(), column_problems_.end());
   out.intact = out.problems.empty();
   return out;
 }

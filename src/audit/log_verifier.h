@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "audit/indexed_fields.h"
 #include "audit/merkle.h"
 #include "audit/note.h"
 
@@ -35,7 +36,7 @@ struct VerifyProblem {
 };
 
 struct VerifyOptions {
-  std::optional<NoteVerifier> key;             // checkpoints must be signed by it
+  std::optional<NoteVerifier> key;                 // checkpoints must be signed by it
   std::optional<std::string> external_checkpoint;  // a note saved elsewhere
   std::string external_name = "the given checkpoint";
 };
@@ -44,12 +45,12 @@ struct VerifyReport {
   bool intact = false;
   std::int64_t events = 0;
   Hash root{};
-  std::string head;  // last chain hash (hex), 64 zeros for an empty log
-  std::int64_t checkpoints = 0;           // stored checkpoints checked
-  std::int64_t signed_checkpoints = 0;    // of which signed by the key
-  std::int64_t latest_checkpoint = -1;    // size of the latest stored checkpoint
+  std::string head;                     // last chain hash (hex), 64 zeros for an empty log
+  std::int64_t checkpoints = 0;         // stored checkpoints checked
+  std::int64_t signed_checkpoints = 0;  // of which signed by the key
+  std::int64_t latest_checkpoint = -1;  // size of the latest stored checkpoint
   std::optional<std::int64_t> external_size;
-  std::vector<VerifyProblem> problems;    // the first is the one to report
+  std::vector<VerifyProblem> problems;  // the first is the one to report
 };
 
 struct StoredCheckpointRow {
@@ -63,8 +64,12 @@ class LogVerifier {
 
   // The next stored event in index order. Returns false at the first event
   // problem (the rest of the log cannot be checked against a broken one).
+  // With `columns`, the row's search columns are checked against the body;
+  // a disagreement is a problem reported after any other (it does not stop
+  // the checks of the tree and checkpoints).
   bool add_event(std::int64_t index, std::string_view body, std::string_view stored_leaf,
-                 std::string_view previous_hash, std::string_view hash);
+                 std::string_view previous_hash, std::string_view hash,
+                 const IndexedColumns* columns = nullptr);
   // Once all events are in: builds the tree.
   void finish_events();
   // Stored interior nodes (level >= 1), any order; then the node count.
@@ -89,6 +94,9 @@ class LogVerifier {
   bool event_problem_ = false;
   bool tree_problem_ = false;
   std::vector<std::int64_t> good_sizes_;
+  // Search columns that disagree with their event (reported after the rest).
+  static constexpr std::size_t kMaxColumnProblems = 100;
+  std::vector<VerifyProblem> column_problems_;
   VerifyReport report_;
 };
 

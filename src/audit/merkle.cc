@@ -110,7 +110,8 @@ Result<Hash> hash_from_hex(std::string_view hex) {
   for (std::size_t i = 0; i < 32; ++i) {
     int high = hex_digit(hex[2 * i]);
     int low = hex_digit(hex[2 * i + 1]);
-    if (high < 0 || low < 0) return fail(ErrorCode::invalid_argument, "a hash must be 64 hex digits");
+    if (high < 0 || low < 0)
+      return fail(ErrorCode::invalid_argument, "a hash must be 64 hex digits");
     out[i] = static_cast<std::uint8_t>(high * 16 + low);
   }
   return out;

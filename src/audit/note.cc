@@ -54,7 +54,8 @@ Result<std::string> public_key_of(std::string_view seed) {
 
 Result<std::uint32_t> parse_key_hash(std::string_view text) {
   std::uint32_t value = 0;
-  if (text.size() != 8) return fail(ErrorCode::invalid_argument, "the key hash must be 8 hex digits");
+  if (text.size() != 8)
+    return fail(ErrorCode::invalid_argument, "the key hash must be 8 hex digits");
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
   if (error != std::errc() || end != text.data() + text.size())
     return fail(ErrorCode::invalid_argument, "the key hash must be 8 hex digits");
@@ -299,14 +300,16 @@ Result<Note> parse_note(std::string_view message, bool allow_unsigned) {
     rest.remove_prefix(end + 1);
     if (!line.starts_with(kEmDash) || line.size() <= kEmDash.size() + 1 ||
         line[kEmDash.size()] != ' ')
-      return fail(ErrorCode::invalid_argument, "malformed note: a signature line must start with '— '");
+      return fail(ErrorCode::invalid_argument,
+                  "malformed note: a signature line must start with '— '");
     line.remove_prefix(kEmDash.size() + 1);
     std::size_t space = line.find(' ');
     if (space == std::string_view::npos)
       return fail(ErrorCode::invalid_argument, "malformed note: a signature line has no signature");
     std::string_view name = line.substr(0, space);
     if (!valid_key_name(name))
-      return fail(ErrorCode::invalid_argument, "malformed note: a signature has an invalid key name");
+      return fail(ErrorCode::invalid_argument,
+                  "malformed note: a signature has an invalid key name");
     auto decoded = base64_decode(line.substr(space + 1));
     if (!decoded || decoded->size() < 5)
       return fail(ErrorCode::invalid_argument, "malformed note: a signature is not valid base64");

@@ -1,24 +1,30 @@
 // countersign audit: search (over the API); verify, prove, verify-proof,
-// keygen and checkpoint (the Merkle log and its signed checkpoints).
+// keygen and checkpoint (the Merkle log and its signed checkpoints); export
+// (JSON Lines, OCSF) and evidence (the SOC 2 HTML report), from the database.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-#include <fmt/format.h>
 
 #include "audit/event.h"
+#include "audit/evidence.h"
+#include "audit/export.h"
 #include "audit/log_verifier.h"
 #include "audit/note.h"
+#include "audit/soc2.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "config/config.h"
@@ -29,7 +35,7 @@ namespace countersign::cli {
 namespace {
 
 struct SearchOptions {
-  std::string actor, verb, type, review, text, from, to;
+  std::string actor, verb, type, target, review, text, from, to, cursor;
   int limit = 100;
 };
 
@@ -41,10 +47,12 @@ int search(const ClientOptions& client, const SearchOptions& options) {
   add("actor", options.actor);
   add("verb", options.verb);
   add("type", options.type);
-  add("review_id", options.review);
+  add("target", options.target);
+  add("review", options.review);
   add("q", options.text);
   add("from", options.from);
   add("to", options.to);
+  add("cursor", options.cursor);
   auto answer = call(client, "GET", target);
   if (!answer) return report(answer.error());
   if (client.json) {
@@ -71,6 +79,9 @@ int search(const ClientOptions& client, const SearchOptions& options) {
                              text("time_text"), text("type"), text("actor"),
                              text("review_id").empty() ? "" : text("review_id") + " ", summary);
   }
+  if (const auto* next = answer->body.as_object().if_contains("next_cursor");
+      next && next->is_string())
+    std::cout << fmt::format("more: --cursor {}\n", std::string_view(next->get_string()));
   return kExitOk;
 }
 
@@ -85,15 +96,32 @@ Result<std::string> read_file(const std::string& path) {
 // --pubkey: a verifier key (NAME+HASH+KEY), file:PATH, or a path to a file holding one.
 Result<audit::NoteVerifier> read_verifier(const std::string& text) {
   std::string key = text;
-  if (text.starts_with("file:") || (!audit::NoteVerifier::parse(text) && std::filesystem::exists(text))) {
+  if (text.starts_with("file:") ||
+      (!audit::NoteVerifier::parse(text) && std::filesystem::exists(text))) {
     auto content = read_file(text.starts_with("file:") ? text.substr(5) : text);
     if (!content) return std::unexpected(content.error());
     key = *content;
-    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' ')) key.pop_back();
+    while (!key.empty() && (key.back() == '\n' || key.back() == '\r' || key.back() == ' '))
+      key.pop_back();
   }
   auto verifier = audit::NoteVerifier::parse(key);
   if (!verifier) return fail(ErrorCode::invalid_argument, "--pubkey: " + verifier.error().message);
   return verifier;
+}
+
+// The key that checks checkpoint signatures: --pubkey, else the verifier of
+// the configured signing key, else none.
+Result<std::optional<audit::NoteVerifier>> checkpoint_verifier(const std::string& pubkey,
+                                                               const config::Config& config) {
+  if (!pubkey.empty()) {
+    auto key = read_verifier(pubkey);
+    if (!key) return std::unexpected(key.error());
+    return std::optional(std::move(*key));
+  }
+  auto signer = server::load_audit_signer(config.audit);
+  if (!signer) return std::unexpected(signer.error());
+  if (*signer) return std::optional((*signer)->verifier());
+  return std::optional<audit::NoteVerifier>();
 }
 
 struct VerifyCommand {
@@ -135,7 +163,8 @@ void print_report(const audit::VerifyReport& report, const VerifyCommand& option
   if (!report.intact) {
     for (const auto& problem : report.problems) {
       if (problem.index >= 0)
-        std::cerr << fmt::format("audit log NOT intact: event {}: {}\n", problem.index, problem.message);
+        std::cerr << fmt::format("audit log NOT intact: event {}: {}\n", problem.index,
+                                 problem.message);
       else
         std::cerr << fmt::format("audit log NOT intact: {}\n", problem.message);
     }
@@ -147,14 +176,16 @@ void print_report(const audit::VerifyReport& report, const VerifyCommand& option
     std::cout << fmt::format("  {} checkpoints, {} signed by {} and consistent with each other\n",
                              report.checkpoints, report.signed_checkpoints, key->vkey());
   else
-    std::cout << fmt::format("  {} checkpoints consistent with each other (signatures not checked: "
-                             "no --pubkey and no audit.signing_key)\n",
-                             report.checkpoints);
+    std::cout << fmt::format(
+        "  {} checkpoints consistent with each other (signatures not checked: "
+        "no --pubkey and no audit.signing_key)\n",
+        report.checkpoints);
   if (report.checkpoints > 0 && key && report.signed_checkpoints < report.checkpoints)
     std::cout << fmt::format("  {} checkpoints are unsigned (issued while no key was configured)\n",
                              report.checkpoints - report.signed_checkpoints);
   if (report.external_size)
-    std::cout << fmt::format("  extends {} (size {})\n", options.checkpoint_path, *report.external_size);
+    std::cout << fmt::format("  extends {} (size {})\n", options.checkpoint_path,
+                             *report.external_size);
 }
 
 // Recomputes every leaf, the chain and the tree from the stored events, and
@@ -163,15 +194,9 @@ int verify(const VerifyCommand& options) {
   auto config = config::load_config(options.config_path);
   if (!config) return report(config.error());
   audit::VerifyOptions verify_options;
-  if (!options.pubkey.empty()) {
-    auto key = read_verifier(options.pubkey);
-    if (!key) return report(key.error()), kExitUsage;
-    verify_options.key = std::move(*key);
-  } else {
-    auto signer = server::load_audit_signer(config->audit);
-    if (!signer) return report(signer.error()), kExitUsage;
-    if (*signer) verify_options.key = (*signer)->verifier();
-  }
+  auto verifier = checkpoint_verifier(options.pubkey, *config);
+  if (!verifier) return report(verifier.error()), kExitUsage;
+  verify_options.key = std::move(*verifier);
   if (!options.checkpoint_path.empty()) {
     auto checkpoint = read_file(options.checkpoint_path);
     if (!checkpoint) return report(checkpoint.error()), kExitUsage;
@@ -212,14 +237,15 @@ int keygen(const KeygenCommand& options) {
                                errno == EEXIST ? " (use --force to replace it)" : "")}),
            kExitUsage;
   std::string content = signer->skey() + "\n";
-  bool written = ::fchmod(fd, 0600) == 0 &&
-                 ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  bool written = ::fchmod(fd, 0600) == 0 && ::write(fd, content.data(), content.size()) ==
+                                                static_cast<ssize_t>(content.size());
   written = (::close(fd) == 0) && written;
   if (!written)
     return report({ErrorCode::internal, fmt::format("cannot write {}", options.out)}), kExitUsage;
   std::cout << vkey << "\n";
-  std::cerr << fmt::format("signing key written to {} (mode 0600); set audit.signing_key: file:{}\n",
-                           options.out, options.out);
+  std::cerr << fmt::format(
+      "signing key written to {} (mode 0600); set audit.signing_key: file:{}\n", options.out,
+      options.out);
   return kExitOk;
 }
 
@@ -237,7 +263,8 @@ int prove(const ClientOptions& client, const ProveCommand& options) {
       target = fmt::format("/v1/audit/consistency?from={}", options.from);
     else
       target = fmt::format("/v1/audit/proof?index={}", options.index);
-    if (options.size >= 0) target += (options.from >= 0 ? "&to=" : "&size=") + std::to_string(options.size);
+    if (options.size >= 0)
+      target += (options.from >= 0 ? "&to=" : "&size=") + std::to_string(options.size);
     auto answer = call(client, "GET", target);
     if (!answer) return report(answer.error());
     std::cout << boost::json::serialize(answer->body) << "\n";
@@ -270,10 +297,12 @@ struct VerifyProofCommand {
 };
 
 Result<std::vector<audit::Hash>> hash_list(const boost::json::value* value) {
-  if (value == nullptr || !value->is_array()) return fail(ErrorCode::invalid_argument, "proof: no proof array");
+  if (value == nullptr || !value->is_array())
+    return fail(ErrorCode::invalid_argument, "proof: no proof array");
   std::vector<audit::Hash> out;
   for (const auto& item : value->get_array()) {
-    if (!item.is_string()) return fail(ErrorCode::invalid_argument, "proof: a hash is not a string");
+    if (!item.is_string())
+      return fail(ErrorCode::invalid_argument, "proof: a hash is not a string");
     auto hash = audit::hash_from_hex(std::string_view(item.get_string()));
     if (!hash) return fail(ErrorCode::invalid_argument, "proof: a hash is not 64 hex digits");
     out.push_back(*hash);
@@ -317,7 +346,8 @@ int verify_proof(const VerifyProofCommand& options) {
   if (notes.empty()) {
     for (const char* field : {"checkpoint", "from_checkpoint", "to_checkpoint"}) {
       const auto* value = bundle.if_contains(field);
-      if (value && value->is_string()) notes.emplace_back(std::string("the proof's ") + field, std::string(value->get_string()));
+      if (value && value->is_string())
+        notes.emplace_back(std::string("the proof's ") + field, std::string(value->get_string()));
     }
   }
   std::map<std::int64_t, audit::Checkpoint> checkpoints;
@@ -339,7 +369,8 @@ int verify_proof(const VerifyProofCommand& options) {
     auto index = int_field(bundle, "index");
     auto size = int_field(bundle, "size");
     if (!index || !size || *index < 0 || *size < 1)
-      return report({ErrorCode::invalid_argument, "proof: index and size are required"}), kExitUsage;
+      return report({ErrorCode::invalid_argument, "proof: index and size are required"}),
+             kExitUsage;
     const audit::Checkpoint* checkpoint = checkpoint_for(*size);
     if (checkpoint == nullptr)
       return refuse(fmt::format("no checkpoint signed by {} for tree size {}", key->vkey(), *size));
@@ -350,15 +381,18 @@ int verify_proof(const VerifyProofCommand& options) {
     auto event = audit::event_from_json(*event_json);
     if (!event) return refuse("the proof's event is malformed: " + event.error().message);
     if (event->index != *index)
-      return refuse(fmt::format("the proof is for index {} but its event is event {}", *index, event->index));
+      return refuse(
+          fmt::format("the proof is for index {} but its event is event {}", *index, event->index));
     auto leaf_hex = audit::leaf_hash(*event);
     if (!leaf_hex) return refuse(leaf_hex.error().message);
     auto leaf = audit::hash_from_hex(*leaf_hex);
-    auto verified = audit::verify_inclusion(static_cast<std::uint64_t>(*index),
-                                            static_cast<std::uint64_t>(*size), *leaf, *proof, checkpoint->root);
+    auto verified =
+        audit::verify_inclusion(static_cast<std::uint64_t>(*index),
+                                static_cast<std::uint64_t>(*size), *leaf, *proof, checkpoint->root);
     if (!verified) return refuse(fmt::format("event {}: {}", *index, verified.error().message));
-    std::cout << fmt::format("proof verified: event {} ({}, {}) is in the log of {} events signed by {}\n",
-                             *index, event->type, format_time(event->time), *size, key->vkey());
+    std::cout << fmt::format(
+        "proof verified: event {} ({}, {}) is in the log of {} events signed by {}\n", *index,
+        event->type, format_time(event->time), *size, key->vkey());
     return kExitOk;
   }
   if (kind == "consistency") {
@@ -369,15 +403,20 @@ int verify_proof(const VerifyProofCommand& options) {
     const audit::Checkpoint* old_checkpoint = checkpoint_for(*from);
     const audit::Checkpoint* new_checkpoint = checkpoint_for(*to);
     if (old_checkpoint == nullptr || new_checkpoint == nullptr)
-      return refuse(fmt::format("need checkpoints signed by {} for sizes {} and {}", key->vkey(), *from, *to));
-    auto verified = audit::verify_consistency(static_cast<std::uint64_t>(*from), static_cast<std::uint64_t>(*to),
-                                              old_checkpoint->root, new_checkpoint->root, *proof);
-    if (!verified) return refuse(fmt::format("sizes {} -> {}: {}", *from, *to, verified.error().message));
-    std::cout << fmt::format("proof verified: the log of {} events extends the log of {} events (signed by {})\n",
-                             *to, *from, key->vkey());
+      return refuse(fmt::format("need checkpoints signed by {} for sizes {} and {}", key->vkey(),
+                                *from, *to));
+    auto verified = audit::verify_consistency(static_cast<std::uint64_t>(*from),
+                                              static_cast<std::uint64_t>(*to), old_checkpoint->root,
+                                              new_checkpoint->root, *proof);
+    if (!verified)
+      return refuse(fmt::format("sizes {} -> {}: {}", *from, *to, verified.error().message));
+    std::cout << fmt::format(
+        "proof verified: the log of {} events extends the log of {} events (signed by {})\n", *to,
+        *from, key->vkey());
     return kExitOk;
   }
-  return report({ErrorCode::invalid_argument, "proof: type must be inclusion or consistency"}), kExitUsage;
+  return report({ErrorCode::invalid_argument, "proof: type must be inclusion or consistency"}),
+         kExitUsage;
 }
 
 struct CheckpointCommand {
@@ -394,7 +433,8 @@ int checkpoint(const ClientOptions& client, const CheckpointCommand& options) {
       return kExitOk;
     }
     const auto* note = answer->body.as_object().if_contains("note");
-    if (note == nullptr || !note->is_string()) return report({ErrorCode::internal, "no note in the answer"});
+    if (note == nullptr || !note->is_string())
+      return report({ErrorCode::internal, "no note in the answer"});
     std::cout << std::string_view(note->get_string());
     return kExitOk;
   }
@@ -409,6 +449,159 @@ int checkpoint(const ClientOptions& client, const CheckpointCommand& options) {
   return kExitOk;
 }
 
+// --from/--to of export and evidence: milliseconds, RFC 3339 UTC
+// ("2026-11-01T00:00:00Z") or a day ("2026-11-01", its start in UTC).
+Result<Millis> period_time(const std::string& option, const std::string& text) {
+  if (text.empty()) return 0;
+  if (text.find_first_not_of("0123456789") == std::string::npos && text.size() < 18)
+    return std::stoll(text);
+  std::tm parts{};
+  int consumed = 0;
+  int fields = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &parts.tm_year, &parts.tm_mon,
+                           &parts.tm_mday, &parts.tm_hour, &parts.tm_min, &parts.tm_sec, &consumed);
+  bool day_only = fields == 3 && text.size() == 10;
+  if (fields == 6 || day_only) {
+    Millis millis = 0;
+    if (fields == 6 && text.size() > static_cast<std::size_t>(consumed)) {
+      std::string_view rest = std::string_view(text).substr(static_cast<std::size_t>(consumed));
+      if (rest.starts_with(".")) {
+        std::size_t digits = rest.find_first_not_of("0123456789", 1);
+        std::string fraction(rest.substr(1, std::min<std::size_t>(digits, 4) - 1));
+        while (fraction.size() < 3) fraction.push_back('0');
+        millis = std::stoll(fraction.substr(0, 3));
+        rest.remove_prefix(digits == std::string_view::npos ? rest.size() : digits);
+      }
+      if (rest != "Z") return fail(ErrorCode::invalid_argument, option + ": use UTC ('Z')");
+    }
+    parts.tm_year -= 1900;
+    parts.tm_mon -= 1;
+    return static_cast<Millis>(timegm(&parts)) * 1000 + millis;
+  }
+  return fail(ErrorCode::invalid_argument,
+              option + " must be milliseconds, RFC 3339 UTC or a day (YYYY-MM-DD)");
+}
+
+// Every event with from <= time < to (0 = unbounded), in index order.
+Result<void> each_event(store::Store& store, Millis from, Millis to,
+                        const std::function<bool(const audit::AuditEvent&)>& visit) {
+  store::AuditFilter filter;
+  filter.from = from;
+  filter.to = to;
+  filter.limit = 1000;
+  for (;;) {
+    auto page = store.list_events(filter);
+    if (!page) return std::unexpected(page.error());
+    for (const auto& event : page->events)
+      if (!visit(event)) return {};
+    if (page->next_cursor < 0) return {};
+    filter.after_index = page->next_cursor;
+  }
+}
+
+struct ExportCommand {
+  std::string config_path, format = "jsonl", from, to, out;
+};
+
+// JSON Lines of the events (with index and leaf hash) or OCSF records.
+int export_events(const ExportCommand& options) {
+  auto from = period_time("--from", options.from);
+  if (!from) return report(from.error()), kExitUsage;
+  auto to = period_time("--to", options.to);
+  if (!to) return report(to.error()), kExitUsage;
+  auto config = config::load_config(options.config_path);
+  if (!config) return report(config.error());
+  auto store = store::SqliteStore::open(config->sqlite_path);
+  if (!store) return report(store.error());
+  std::ofstream file;
+  if (!options.out.empty()) {
+    file.open(options.out, std::ios::binary | std::ios::trunc);
+    if (!file)
+      return report({ErrorCode::invalid_argument, "cannot write " + options.out}), kExitUsage;
+  }
+  std::ostream& out = options.out.empty() ? std::cout : file;
+  const bool ocsf = options.format == "ocsf";
+  std::int64_t count = 0;
+  Error problem{ErrorCode::internal, ""};
+  auto exported = each_event(**store, *from, *to, [&](const audit::AuditEvent& event) {
+    auto leaf = audit::leaf_hash(event);
+    if (!leaf) {
+      problem = leaf.error();
+      return false;
+    }
+    auto record = ocsf ? audit::ocsf_record(event, *leaf) : audit::export_record(event, *leaf);
+    out << boost::json::serialize(record) << '\n';
+    ++count;
+    return true;
+  });
+  if (!exported) return report(exported.error());
+  if (!problem.message.empty()) return report(problem);
+  out.flush();
+  if (!out) return report({ErrorCode::internal, "cannot write the export"});
+  std::cerr << fmt::format("exported {} events ({})\n", count, options.format);
+  return kExitOk;
+}
+
+struct EvidenceCommand {
+  std::string config_path, from, to, out, pubkey;
+};
+
+// The SOC 2 evidence report: verification, checkpoint and figures of a period.
+int evidence(const EvidenceCommand& options) {
+  auto from = period_time("--from", options.from);
+  if (!from) return report(from.error()), kExitUsage;
+  auto to = period_time("--to", options.to);
+  if (!to) return report(to.error()), kExitUsage;
+  if (*from > 0 && *to > 0 && *to <= *from)
+    return report({ErrorCode::invalid_argument, "--to must be after --from"}), kExitUsage;
+  auto config = config::load_config(options.config_path);
+  if (!config) return report(config.error());
+  audit::VerifyOptions verify_options;
+  auto verifier = checkpoint_verifier(options.pubkey, *config);
+  if (!verifier) return report(verifier.error()), kExitUsage;
+  verify_options.key = std::move(*verifier);
+  auto store = store::SqliteStore::open(config->sqlite_path);
+  if (!store) return report(store.error());
+  audit::EvidenceLog log;
+  if (verify_options.key) log.verifier_key = verify_options.key->vkey();
+  auto verified = server::verify_store(**store, std::move(verify_options));
+  if (!verified) return report(verified.error());
+  log.intact = verified->intact;
+  log.total_events = verified->events;
+  if (verified->intact) {
+    log.verification =
+        fmt::format("intact: {} events, root {}, {} checkpoints ({} signed)", verified->events,
+                    to_hex(verified->root), verified->checkpoints, verified->signed_checkpoints);
+  } else {
+    const audit::VerifyProblem& first = verified->problems.front();
+    log.verification = first.index >= 0
+                           ? fmt::format("NOT intact: event {}: {}", first.index, first.message)
+                           : "NOT intact: " + first.message;
+  }
+  auto latest = (*store)->latest_checkpoint();
+  if (!latest) return report(latest.error());
+  if (*latest) {
+    log.checkpoint_size = (*latest)->size;
+    log.checkpoint_time = (*latest)->time;
+    log.checkpoint_note = (*latest)->note;
+  }
+  std::vector<audit::AuditEvent> events;
+  auto read = each_event(**store, *from, *to, [&](const audit::AuditEvent& event) {
+    events.push_back(event);
+    return true;
+  });
+  if (!read) return report(read.error());
+  auto summary = audit::summarize(events, *from, *to);
+  SystemClock clock;
+  std::string html = audit::evidence_html(summary, log, *from, *to, clock.now());
+  std::ofstream file(options.out, std::ios::binary | std::ios::trunc);
+  if (!(file << html) || !file.flush())
+    return report({ErrorCode::invalid_argument, "cannot write " + options.out}), kExitUsage;
+  std::cerr << fmt::format("evidence for {} events, {} privileged actions written to {} (log {})\n",
+                           summary.events, summary.reviewed.size(), options.out,
+                           log.intact ? "intact" : "NOT intact");
+  return log.intact ? kExitOk : kExitDenied;
+}
+
 }  // namespace
 
 void add_audit_commands(CLI::App& app, ClientOptions& client, int& exit_code) {
@@ -416,16 +609,61 @@ void add_audit_commands(CLI::App& app, ClientOptions& client, int& exit_code) {
       "audit", "Search and verify the audit log; prove events and consistency; signing keys");
   audit->require_subcommand(1);
 
+  auto* controls_command = audit->add_subcommand(
+      "controls", "Print the SOC 2 Trust Services Criteria each event type evidences (Markdown)");
+  controls_command->callback([&] {
+    std::cout << audit::soc2_markdown_table();
+    exit_code = kExitOk;
+  });
+
+  static ExportCommand export_options;
+  auto* export_command = audit->add_subcommand(
+      "export",
+      "Write the events as JSON Lines (with index and leaf hash) or OCSF, from the database");
+  export_command->add_option("--config", export_options.config_path, "Configuration file (storage)")
+      ->required();
+  export_command->add_option("--format", export_options.format, "jsonl or ocsf")
+      ->check(CLI::IsMember({"jsonl", "ocsf"}))
+      ->capture_default_str();
+  export_command->add_option("--from", export_options.from,
+                             "Start time, inclusive (ms, RFC 3339, YYYY-MM-DD)");
+  export_command->add_option("--to", export_options.to,
+                             "End time, exclusive (ms, RFC 3339, YYYY-MM-DD)");
+  export_command->add_option("--out", export_options.out, "Write to this file instead of stdout");
+  export_command->callback([&] { exit_code = export_events(export_options); });
+
+  static EvidenceCommand evidence_options;
+  auto* evidence_command = audit->add_subcommand(
+      "evidence", "Write a self-contained HTML SOC 2 evidence report for a period");
+  evidence_command
+      ->add_option("--config", evidence_options.config_path,
+                   "Configuration file (storage, audit key)")
+      ->required();
+  evidence_command->add_option("--from", evidence_options.from,
+                               "Start, inclusive (ms, RFC 3339, YYYY-MM-DD)");
+  evidence_command->add_option("--to", evidence_options.to,
+                               "End, exclusive (ms, RFC 3339, YYYY-MM-DD)");
+  evidence_command->add_option("--out", evidence_options.out, "The HTML file to write")->required();
+  evidence_command->add_option(
+      "--pubkey", evidence_options.pubkey,
+      "Verifier key NAME+HASH+KEY (or file:PATH); default: from audit.signing_key");
+  evidence_command->callback([&] { exit_code = evidence(evidence_options); });
+
   static SearchOptions options;
   auto* search_command = audit->add_subcommand("search", "Search audit events (oldest first)");
   search_command->add_option("--actor", options.actor, "Subject that caused the event");
   search_command->add_option("--verb", options.verb, "Action verb");
   search_command->add_option("--type", options.type, "Event type, e.g. review.approved");
+  search_command->add_option("--target", options.target, "Target the action was on");
   search_command->add_option("--review", options.review, "Review id");
-  search_command->add_option("--q", options.text, "Text anywhere in the event");
+  search_command->add_option(
+      "--q", options.text,
+      "Words in the masked details, in order, any case ('word*' for a prefix)");
+  search_command->add_option("--cursor", options.cursor, "Continue after a previous page");
   search_command->add_option("--from", options.from, "Start time (RFC 3339 or ms)");
   search_command->add_option("--to", options.to, "End time (RFC 3339 or ms)");
-  search_command->add_option("--limit", options.limit, "At most this many (1-1000)")->check(CLI::Range(1, 1000));
+  search_command->add_option("--limit", options.limit, "At most this many (1-1000)")
+      ->check(CLI::Range(1, 1000));
   add_client_options(*search_command, client);
   search_command->callback([&] { exit_code = search(client, options); });
 
@@ -434,19 +672,23 @@ void add_audit_commands(CLI::App& app, ClientOptions& client, int& exit_code) {
       "verify",
       "Recompute every leaf, the chain and the Merkle tree; check stored checkpoints (signatures, "
       "consistency) and that the log extends --checkpoint; exit 1 naming the first bad event");
-  verify_command->add_option("--config", verify_options.config_path, "Configuration file (storage, audit key)")
+  verify_command
+      ->add_option("--config", verify_options.config_path,
+                   "Configuration file (storage, audit key)")
       ->required();
   verify_command->add_option("--checkpoint", verify_options.checkpoint_path,
                              "A checkpoint saved elsewhere that the log must extend");
-  verify_command->add_option("--pubkey", verify_options.pubkey,
-                             "Verifier key NAME+HASH+KEY (or file:PATH); default: from audit.signing_key");
+  verify_command->add_option(
+      "--pubkey", verify_options.pubkey,
+      "Verifier key NAME+HASH+KEY (or file:PATH); default: from audit.signing_key");
   verify_command->add_flag("--json", verify_options.json, "Print JSON");
   verify_command->callback([&] { exit_code = verify(verify_options); });
 
   static KeygenCommand keygen_options;
   auto* keygen_command = audit->add_subcommand(
       "keygen", "Create an Ed25519 checkpoint signing key; print the verifier key for auditors");
-  keygen_command->add_option("--name", keygen_options.name, "Key name = checkpoint origin (no spaces or '+')")
+  keygen_command
+      ->add_option("--name", keygen_options.name, "Key name = checkpoint origin (no spaces or '+')")
       ->capture_default_str();
   keygen_command->add_option("--out", keygen_options.out,
                              "Write the signing key to this file (mode 0600) instead of stdout");
@@ -455,8 +697,10 @@ void add_audit_commands(CLI::App& app, ClientOptions& client, int& exit_code) {
 
   static ProveCommand prove_options;
   auto* prove_command = audit->add_subcommand(
-      "prove", "Print the inclusion proof of event INDEX (or a consistency proof with --from) as JSON");
-  prove_command->add_option("index", prove_options.index, "Event index")->check(CLI::NonNegativeNumber);
+      "prove",
+      "Print the inclusion proof of event INDEX (or a consistency proof with --from) as JSON");
+  prove_command->add_option("index", prove_options.index, "Event index")
+      ->check(CLI::NonNegativeNumber);
   prove_command->add_option("--size", prove_options.size,
                             "Tree size to prove against (default: the latest checkpoint)");
   prove_command->add_option("--from", prove_options.from,
@@ -469,8 +713,10 @@ void add_audit_commands(CLI::App& app, ClientOptions& client, int& exit_code) {
   static VerifyProofCommand proof_options;
   auto* verify_proof_command = audit->add_subcommand(
       "verify-proof", "Check a proof from `audit prove` against signed checkpoints, offline");
-  verify_proof_command->add_option("--proof", proof_options.proof_path, "Proof JSON file")->required();
-  verify_proof_command->add_option("--pubkey", proof_options.pubkey, "Verifier key NAME+HASH+KEY (or file:PATH)")
+  verify_proof_command->add_option("--proof", proof_options.proof_path, "Proof JSON file")
+      ->required();
+  verify_proof_command
+      ->add_option("--pubkey", proof_options.pubkey, "Verifier key NAME+HASH+KEY (or file:PATH)")
       ->required();
   verify_proof_command->add_option("--checkpoint", proof_options.checkpoint_paths,
                                    "Signed checkpoint file(s); default: the ones inside the proof");

@@ -2,17 +2,18 @@
 // file themselves rather than talking to a running gateway.
 #include <iostream>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
-#include <fmt/format.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "config/config.h"
-#include "doors/mcp/mcp_route.h"
 #include "doors/http/http_door.h"
+#include "doors/mcp/mcp_route.h"
 #include "gateway/gateway.h"
+#include "mask/scanner.h"
 #include "policy/policy.h"
 #include "server/api.h"
 #include "server/http_server.h"
@@ -45,9 +46,9 @@ int serve(const std::string& config_path, const std::string& listen_override) {
   config::Config& config = loaded->config;
   // A public_url the config did not set follows the address actually bound.
   const std::string scheme = config.tls.enabled() ? "https" : "http";
-  const bool derive_public_url = config.public_url == fmt::format("{}://{}:{}", scheme,
-                                                                  config.listen_address,
-                                                                  config.listen_port);
+  const bool derive_public_url =
+      config.public_url ==
+      fmt::format("{}://{}:{}", scheme, config.listen_address, config.listen_port);
   if (!listen_override.empty()) {
     auto colon = listen_override.rfind(':');
     if (colon == std::string::npos) {
@@ -63,6 +64,9 @@ int serve(const std::string& config_path, const std::string& listen_override) {
               << "\n";
     return kExitUsage;
   }
+  // Compile the masking patterns now, not on the first request that needs
+  // them (a Vectorscan database takes a moment to build).
+  mask::Scanner::builtin();
   SystemClock clock;
   gateway::Gateway gateway(config, std::move(loaded->policy), **store, clock);
   if (auto started = gateway.start_identity(); !started) {
@@ -76,9 +80,8 @@ int serve(const std::string& config_path, const std::string& listen_override) {
   server.add_route("/http/", doors::http::make_http_door(gateway, server.waiters()));
   // Approval channels: the outbox worker delivers; Slack clicks come back
   // through the API and run on the server's thread.
-  auto channels = server::build_channels(gateway, [&server](std::function<void()> task) {
-    server.post(std::move(task));
-  });
+  auto channels = server::build_channels(
+      gateway, [&server](std::function<void()> task) { server.post(std::move(task)); });
   if (!channels) {
     std::cerr << "countersign: channels: " << channels.error().message << "\n";
     return kExitUsage;
@@ -123,7 +126,8 @@ int check(const std::string& config_path) {
   return kExitOk;
 }
 
-// The action to explain: {"actor": "subject" | {...}, "door", "target", "verb", "params", "reason"}.
+// The action to explain: {"actor": "subject" | {...}, "door", "target", "verb", "params",
+// "reason"}.
 Result<Action> parse_explain_action(const std::string& text, const config::Config& config) {
   boost::system::error_code error;
   auto json = boost::json::parse(text, error);
@@ -190,7 +194,8 @@ int explain(const std::string& config_path, const std::string& action_text, bool
     for (std::size_t i = 0; i < decision.flow->steps.size(); ++i) {
       const auto& step = decision.flow->steps[i];
       std::string approvers;
-      for (const auto& approver : step.approvers) approvers += (approvers.empty() ? "" : ", ") + approver;
+      for (const auto& approver : step.approvers)
+        approvers += (approvers.empty() ? "" : ", ") + approver;
       std::cout << fmt::format("step {}:   {} of [{}]\n", i + 1,
                                step.quorum == 0 ? std::string("all") : std::to_string(step.quorum),
                                approvers);
@@ -198,7 +203,8 @@ int explain(const std::string& config_path, const std::string& action_text, bool
   }
   std::cout << "rules:\n";
   for (const auto& trace : explanation.rules)
-    std::cout << fmt::format("  {} {:<24} {}\n", trace.matched ? "+" : "-", trace.rule_id, trace.why);
+    std::cout << fmt::format("  {} {:<24} {}\n", trace.matched ? "+" : "-", trace.rule_id,
+                             trace.why);
   return kExitOk;
 }
 
@@ -208,7 +214,8 @@ void add_server_commands(CLI::App& app, int& exit_code) {
   auto* serve_command = app.add_subcommand("serve", "Run the gateway");
   static std::string serve_config, listen;
   serve_command->add_option("--config", serve_config, "Configuration file (YAML)")->required();
-  serve_command->add_option("--listen", listen, "Override listen (HOST:PORT; port 0 picks a free one)");
+  serve_command->add_option("--listen", listen,
+                            "Override listen (HOST:PORT; port 0 picks a free one)");
   serve_command->callback([&] { exit_code = serve(serve_config, listen); });
 
   auto* check_command =

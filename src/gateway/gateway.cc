@@ -56,13 +56,15 @@ std::map<std::string, mask::MaskProfile> build_mask_profiles(const config::Confi
         profile.strategies[type] = mask::parse_strategy(strategy).value_or(mask::Strategy::redact);
       for (const auto& [type, label] : spec.labels) profile.labels[type] = label;
       for (const auto& detector : spec.detectors) {
-        mask::CustomDetector custom{detector.name,       detector.type,       detector.pattern,
-                                    detector.validator,  detector.confidence, detector.caseless,
+        mask::CustomDetector custom{detector.name,      detector.type,       detector.pattern,
+                                    detector.validator, detector.confidence, detector.caseless,
                                     detector.label};
         auto same = std::find_if(profile.detectors.begin(), profile.detectors.end(),
                                  [&](const auto& d) { return d.name == custom.name; });
-        if (same != profile.detectors.end()) *same = std::move(custom);  // a child overrides
-        else profile.detectors.push_back(std::move(custom));
+        if (same != profile.detectors.end())
+          *same = std::move(custom);  // a child overrides
+        else
+          profile.detectors.push_back(std::move(custom));
       }
       for (const auto& off : spec.disable) profile.disabled.push_back(off);
       profiles[spec.name] = std::move(profile);
@@ -96,20 +98,19 @@ Gateway::Gateway(config::Config config, policy::Policy policy, store::Store& sto
       store_(store),
       clock_(clock),
       api_keys_(config_.api_keys),
-      oidc_(config_.oidc_issuers.empty()
-                ? nullptr
-                : std::make_unique<identity::OidcAuthenticator>(config_.oidc_issuers,
-                                                                identity::http_fetch, clock)),
+      oidc_(config_.oidc_issuers.empty() ? nullptr
+                                         : std::make_unique<identity::OidcAuthenticator>(
+                                               config_.oidc_issuers, identity::http_fetch, clock)),
       mask_profiles_(build_mask_profiles(config_)) {
   // Notifications (Slack, Teams, webhooks) are queued in the same
   // transaction as the review change they announce: none is lost or sent
   // for a change that did not commit.
   if (config_.channels)
-    store_.set_outbox_planner([this](const review::Review& review,
-                                     const std::vector<audit::AuditEvent>& events) {
-      return notify::plan_notifications(*config_.channels, config_.public_url, review, events,
-                                        clock_.now());
-    });
+    store_.set_outbox_planner(
+        [this](const review::Review& review, const std::vector<audit::AuditEvent>& events) {
+          return notify::plan_notifications(*config_.channels, config_.public_url, review, events,
+                                            clock_.now());
+        });
 }
 
 Gateway::~Gateway() {
@@ -143,11 +144,13 @@ Result<Identity> Gateway::authenticate(std::string_view authorization_header,
                                        const std::optional<Identity>& peer) {
   auto token = identity::bearer_token(authorization_header);
   Result<Identity> identity =
-      token ? (identity::looks_like_jwt(*token)
-                   ? (oidc_ ? oidc_->authenticate(*token)
-                            : fail(ErrorCode::unauthenticated,
-                                   "JWT bearer tokens are not accepted: no OIDC issuer is configured"))
-                   : api_keys_.authenticate(*token))
+      token
+          ? (identity::looks_like_jwt(*token)
+                 ? (oidc_
+                        ? oidc_->authenticate(*token)
+                        : fail(ErrorCode::unauthenticated,
+                               "JWT bearer tokens are not accepted: no OIDC issuer is configured"))
+                 : api_keys_.authenticate(*token))
       : authorization_header.empty() && peer
           ? Result<Identity>(*peer)
           : fail(ErrorCode::unauthenticated,
@@ -189,7 +192,7 @@ audit::AuditEvent Gateway::event_for(const review::Review& review,
   return event;
 }
 
-Result<Outcome> Gateway::submit(const Identity& actor, const ActionRequest& request) {
+Result<Gateway::Decided> Gateway::decide(const Identity& actor, const ActionRequest& request) {
   // describe
   auto target = config_.targets.find(request.target);
   if (target == config_.targets.end())
@@ -201,7 +204,8 @@ Result<Outcome> Gateway::submit(const Identity& actor, const ActionRequest& requ
   if (request.verb.empty() || request.verb.size() > kMaxNameLength)
     return fail(ErrorCode::invalid_argument, "verb must be 1 to 256 characters");
 
-  Outcome outcome;
+  Decided result;
+  Outcome& outcome = result.outcome;
   Action& action = outcome.action;
   action.id = new_id("act");
   action.actor = actor;
@@ -222,7 +226,7 @@ Result<Outcome> Gateway::submit(const Identity& actor, const ActionRequest& requ
   const Decision& decision = outcome.decision;
   auto masked = mask::mask_json(action.params, mask_profile(decision.mask_profile));
 
-  audit::AuditEvent decided;
+  audit::AuditEvent& decided = result.event;
   decided.time = action.time;
   decided.type = "action.decided";
   decided.actor = actor.subject;
@@ -238,23 +242,56 @@ Result<Outcome> Gateway::submit(const Identity& actor, const ActionRequest& requ
                      {"client_address", action.client_address}};
   if (actor.on_behalf_of) decided.details["on_behalf_of"] = *actor.on_behalf_of;
   if (action.reason)
-    decided.details["request_reason"] = mask::mask_text(*action.reason, "/reason", nullptr);
+    decided.details["request_reason"] =
+        mask::mask_text(*action.reason, mask_profile(decision.mask_profile), "/reason", nullptr);
   decided.controls = audit::controls_for(decided.type);
+  result.masked_params = std::move(masked.value);
 
   if (decision.effect != Effect::review) {
     (decision.effect == Effect::allow ? counters_.decisions_allow : counters_.decisions_deny)++;
     outcome.execute = decision.effect == Effect::allow;
-    std::vector<audit::AuditEvent> events{std::move(decided)};
-    if (auto appended = store_.append_events(events); !appended)
-      return std::unexpected(appended.error());
-    return outcome;
+  } else {
+    counters_.decisions_review++;
   }
-  counters_.decisions_review++;
+  return result;
+}
+
+Result<Outcome> Gateway::submit(const Identity& actor, const ActionRequest& request) {
+  auto decided = decide(actor, request);
+  if (!decided) return std::unexpected(decided.error());
+  if (decided->outcome.decision.effect == Effect::review)
+    return submit_review(actor, std::move(*decided));
+  std::vector<audit::AuditEvent> events{std::move(decided->event)};
+  if (auto appended = store_.append_events(events); !appended)
+    return std::unexpected(appended.error());
+  return std::move(decided->outcome);
+}
+
+void Gateway::submit_async(const Identity& actor, const ActionRequest& request, SubmitDone done) {
+  auto decided = decide(actor, request);
+  if (!decided) return done(std::unexpected(decided.error()));
+  if (decided->outcome.decision.effect == Effect::review)
+    return done(submit_review(actor, std::move(*decided)));
+  std::vector<audit::AuditEvent> events{std::move(decided->event)};
+  // The outcome waits beside the event; the door sees it once it is durable.
+  auto outcome = std::make_shared<Outcome>(std::move(decided->outcome));
+  store_.append_events_async(std::move(events),
+                             [outcome, done = std::move(done)](Result<void> appended) {
+                               if (!appended) return done(std::unexpected(appended.error()));
+                               done(std::move(*outcome));
+                             });
+}
+
+Result<Outcome> Gateway::submit_review(const Identity& actor, Decided decided_result) {
+  Outcome outcome = std::move(decided_result.outcome);
+  const Action& action = outcome.action;
+  const Decision& decision = outcome.decision;
+  audit::AuditEvent& decided = decided_result.event;
 
   // review: an approved grant for this exact action is redeemed first.
   std::optional<review::Review> redeemed_review;
-  auto redeemed = store_.redeem_grant(
-      outcome.digest, actor.subject, action.time, [&](review::Review& review) {
+  auto redeemed =
+      store_.redeem_grant(outcome.digest, actor.subject, action.time, [&](review::Review& review) {
         std::vector<audit::AuditEvent> events;
         decided.review_id = review.id;
         decided.details["grant"] = "redeemed";
@@ -278,36 +315,52 @@ Result<Outcome> Gateway::submit(const Identity& actor, const ActionRequest& requ
   }
 
   // An identical request while a review is pending joins that review.
-  auto open = store_.find_open_review(outcome.digest);
-  if (!open) return std::unexpected(open.error());
-  if (open->has_value() && (*open)->state == review::ReviewState::pending) {
+  auto join_pending = [&]() -> Result<bool> {
+    auto open = store_.find_open_review(outcome.digest);
+    if (!open) return std::unexpected(open.error());
+    if (!open->has_value() || (*open)->state != review::ReviewState::pending) return false;
     decided.review_id = (*open)->id;
-    std::vector<audit::AuditEvent> events{std::move(decided)};
+    std::vector<audit::AuditEvent> events{decided};
     if (auto appended = store_.append_events(events); !appended)
       return std::unexpected(appended.error());
     outcome.review = std::move(**open);
-    return outcome;
-  }
+    return true;
+  };
+  auto joined = join_pending();
+  if (!joined) return std::unexpected(joined.error());
+  if (*joined) return outcome;
 
-  review::ReviewedAction reviewed{action.id,     actor,          action.door,   action.target,
-                                  action.verb,   masked.value,   std::nullopt,  outcome.digest};
-  if (action.reason) reviewed.reason = mask::mask_text(*action.reason, "/reason", nullptr);
+  review::ReviewedAction reviewed{action.id,     actor,         action.door,
+                                  action.target, action.verb,   decided_result.masked_params,
+                                  std::nullopt,  outcome.digest};
+  if (action.reason)
+    reviewed.reason =
+        mask::mask_text(*action.reason, mask_profile(decision.mask_profile), "/reason", nullptr);
   review::Review review = review::open_review(new_id("rv"), reviewed, decision, action.time);
   decided.review_id = review.id;
-  review::ReviewChange created{"review.created", actor.subject,
+  review::ReviewChange created{"review.created",
+                               actor.subject,
                                {{"rules", string_array(decision.rules)},
                                 {"steps", static_cast<std::int64_t>(review.flow.steps.size())},
                                 {"expires_at", format_time(review.expires_at)}}};
-  std::vector<audit::AuditEvent> events{std::move(decided), event_for(review, created)};
-  if (auto stored = store_.create_review(review, events); !stored)
+  std::vector<audit::AuditEvent> events{decided, event_for(review, created)};
+  if (auto stored = store_.create_review(review, events); !stored) {
+    // An identical submission (another thread or instance) opened its
+    // review between our look and our insert: the store keeps one pending
+    // review per digest and requester, and this request joins it.
+    if (stored.error().code != ErrorCode::conflict) return std::unexpected(stored.error());
+    auto joined_late = join_pending();
+    if (!joined_late) return std::unexpected(joined_late.error());
+    if (*joined_late) return outcome;
     return std::unexpected(stored.error());
+  }
   notify(review);
   outcome.review = std::move(review);
   return outcome;
 }
 
-Result<void> Gateway::record_execution(const Outcome& outcome, bool succeeded,
-                                       boost::json::object details) {
+audit::AuditEvent Gateway::execution_event(const Outcome& outcome, bool succeeded,
+                                           boost::json::object details) const {
   audit::AuditEvent event;
   event.time = clock_.now();
   event.type = succeeded ? "action.executed" : "action.failed";
@@ -319,8 +372,19 @@ Result<void> Gateway::record_execution(const Outcome& outcome, bool succeeded,
   details["verb"] = outcome.action.verb;
   event.details = std::move(details);
   event.controls = audit::controls_for(event.type);
-  std::vector<audit::AuditEvent> events{std::move(event)};
+  return event;
+}
+
+Result<void> Gateway::record_execution(const Outcome& outcome, bool succeeded,
+                                       boost::json::object details) {
+  std::vector<audit::AuditEvent> events{execution_event(outcome, succeeded, std::move(details))};
   return store_.append_events(events);
+}
+
+void Gateway::record_execution_async(const Outcome& outcome, bool succeeded,
+                                     boost::json::object details, store::Store::AppendDone done) {
+  std::vector<audit::AuditEvent> events{execution_event(outcome, succeeded, std::move(details))};
+  store_.append_events_async(std::move(events), std::move(done));
 }
 
 Result<review::Review> Gateway::get_review(const std::string& id) { return store_.get_review(id); }
@@ -347,13 +411,14 @@ Result<review::Review> Gateway::change_review(const std::string& review_id,
     for (const auto& change : *changes) events.push_back(event_for(review, change));
     std::optional<review::Grant> grant;
     if (before != review::ReviewState::approved && review.state == review::ReviewState::approved) {
-      grant = review::Grant{new_id("gr"),     review.id,
+      grant = review::Grant{new_id("gr"),         review.id,
                             review.action.digest, review.action.actor.subject,
                             review.decided_at,    review::grant_deadline(review),
                             std::nullopt};
-      review::ReviewChange issued{"grant.issued", "system",
-                                  {{"grant_id", grant->id},
-                                   {"expires_at", format_time(grant->expires_at)}}};
+      review::ReviewChange issued{
+          "grant.issued",
+          "system",
+          {{"grant_id", grant->id}, {"expires_at", format_time(grant->expires_at)}}};
       events.push_back(event_for(review, issued));
     }
     auto stored = store_.update_review(review, grant, events);
@@ -386,9 +451,8 @@ Result<review::Review> Gateway::escalate(const std::string& review_id, const Ide
 }
 
 Result<review::Review> Gateway::cancel(const std::string& review_id, const Identity& by) {
-  return change_review(review_id, [&](review::Review& review) {
-    return review::cancel(review, by, clock_.now());
-  });
+  return change_review(
+      review_id, [&](review::Review& review) { return review::cancel(review, by, clock_.now()); });
 }
 
 Result<int> Gateway::apply_deadlines() {
@@ -397,10 +461,10 @@ Result<int> Gateway::apply_deadlines() {
   if (!due) return std::unexpected(due.error());
   int changed = 0;
   for (const auto& candidate : *due) {
-    auto result = change_review(candidate.id, [&](review::Review& review)
-                                                  -> Result<std::vector<review::ReviewChange>> {
-      return review::advance_time(review, now);
-    });
+    auto result = change_review(
+        candidate.id, [&](review::Review& review) -> Result<std::vector<review::ReviewChange>> {
+          return review::advance_time(review, now);
+        });
     if (result) ++changed;
   }
   return changed;

@@ -104,10 +104,23 @@ class Gateway {
   // joins a review, or redeems an approved grant for the identical action.
   Result<Outcome> submit(const Identity& actor, const ActionRequest& request);
 
+  // submit() for doors on an event loop. When policy allows or denies, the
+  // decision's audit event joins the store's next group commit and `done`
+  // runs once it is durable, on the store's writer thread (post it back to
+  // the loop); the caller never waits for the database. A decision to
+  // review is carried out as in submit() and `done` runs before this
+  // returns. Either way the door learns the outcome only once it is audited.
+  using SubmitDone = std::function<void(Result<Outcome>)>;
+  void submit_async(const Identity& actor, const ActionRequest& request, SubmitDone done);
+
   // Called by a door after performing (or failing) an action it was allowed
   // to execute, so the audit log records the result.
   Result<void> record_execution(const Outcome& outcome, bool succeeded,
                                 boost::json::object details);
+  // The same without waiting: `done` runs once the event is durable, on
+  // the store's writer thread.
+  void record_execution_async(const Outcome& outcome, bool succeeded, boost::json::object details,
+                              store::Store::AppendDone done);
 
   Result<review::Review> get_review(const std::string& id);
   Result<store::ReviewPage> list_reviews(const store::ReviewFilter& filter);
@@ -135,10 +148,20 @@ class Gateway {
   mask::MaskedBody mask_response(const std::string& profile, std::string_view body) const;
 
  private:
-  using ReviewMutation =
-      std::function<Result<std::vector<review::ReviewChange>>(review::Review&)>;
+  using ReviewMutation = std::function<Result<std::vector<review::ReviewChange>>(review::Review&)>;
   Result<review::Review> change_review(const std::string& review_id, const ReviewMutation& mutate);
   audit::AuditEvent event_for(const review::Review& review, const review::ReviewChange& change);
+  // describe + decide: the outcome (not yet audited) and its action.decided event.
+  struct Decided {
+    Outcome outcome;
+    audit::AuditEvent event;
+    boost::json::value masked_params;
+  };
+  Result<Decided> decide(const Identity& actor, const ActionRequest& request);
+  // The review branch of submit(): redeem, join or open a review.
+  Result<Outcome> submit_review(const Identity& actor, Decided decided);
+  audit::AuditEvent execution_event(const Outcome& outcome, bool succeeded,
+                                    boost::json::object details) const;
   void notify(const review::Review& review);
 
   config::Config config_;

@@ -1,7 +1,7 @@
 // Signing people in through the browser: OpenID Connect Authorization Code
-// flow with PKCE (RFC 7636, S256), state and nonce. Beast-free: the server
-// (or the web UI) maps three routes onto it and runs the one network call,
-// the token request, off its I/O thread.
+// flow with PKCE (RFC 7636, S256), state and nonce. Beast-free: the web UI
+// (server::UiHandler) maps the routes onto it and runs the one network call,
+// the token request, off the server's I/O thread.
 //
 //   GET /auth/login?return_to=/ui/reviews/rv_1
 //       begin()  -> 302 to the IdP + Set-Cookie binding this browser
@@ -10,7 +10,8 @@
 //       finish()   -> the Identity; create the UI session
 //                     (server::UiSessionStore::create(identity, "oidc")),
 //                     clear the binding cookie, 302 to return_to
-//   POST /auth/logout  -> destroy the UI session; 302 to logout_url()
+//   POST /auth/logout  -> destroy the UI session (logout_url() names the
+//                         IdP's end-session URL for RP-initiated logout)
 //
 // Each login in progress is kept server-side (PKCE verifier, nonce, where to
 // return) under its random `state`, for `login_timeout`, and can complete

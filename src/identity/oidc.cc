@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <boost/json/parse.hpp>
 
+#include "core/hash.h"
+
 namespace countersign::identity {
 namespace {
 
@@ -407,8 +409,53 @@ std::optional<ProviderMetadata> OidcAuthenticator::metadata(std::string_view iss
   return std::nullopt;
 }
 
+std::size_t OidcAuthenticator::verified_tokens() const {
+  std::lock_guard lock(mutex_);
+  return verified_.size();
+}
+
+void OidcAuthenticator::remember_locked(std::string digest, VerifiedToken token, Millis now) {
+  if (verified_.size() >= kMaxVerifiedTokens) {
+    std::erase_if(verified_, [&](const auto& entry) {
+      return entry.second.expires_at <= now ||
+             entry.second.keys != states_[entry.second.issuer].keys;
+    });
+    if (verified_.size() >= kMaxVerifiedTokens) verified_.clear();
+  }
+  verified_.insert_or_assign(std::move(digest), std::move(token));
+}
+
 Result<boost::json::object> OidcAuthenticator::verify(std::string_view token,
                                                       const OidcIssuer** which, bool audience) {
+  // A token verified before with the issuer's current keys: only the claim
+  // checks below run again.
+  const Sha256Digest hash = sha256(token);
+  std::string digest(reinterpret_cast<const char*>(hash.data()), hash.size());
+  std::optional<VerifiedToken> known;
+  {
+    std::lock_guard lock(mutex_);
+    auto found = verified_.find(digest);
+    if (found != verified_.end()) {
+      if (found->second.keys == states_[found->second.issuer].keys &&
+          found->second.expires_at > clock_.now())
+        known = found->second;
+      else
+        verified_.erase(found);
+    }
+  }
+  if (known) {
+    const OidcIssuer& issuer = issuers_[known->issuer];
+    if (which) *which = &issuer;
+    const Millis now = clock_.now();
+    if (audience) {
+      auto identity = identity_from_claims(known->claims, issuer, now);
+      if (!identity) return std::unexpected(identity.error());
+    } else if (auto times = check_time_claims(known->claims, issuer, now); !times) {
+      return std::unexpected(times.error());
+    }
+    return std::move(known->claims);
+  }
+
   auto decoded = decode_jwt(token);
   if (!decoded) return std::unexpected(decoded.error());
   // The issuer picks the keys; iss is checked again after the signature.
@@ -468,6 +515,17 @@ Result<boost::json::object> OidcAuthenticator::verify(std::string_view token,
     if (!identity) return std::unexpected(identity.error());
   } else if (auto times = check_time_claims(decoded->claims, issuer, now); !times) {
     return std::unexpected(times.error());
+  }
+  // Remember it until exp (checked above: present and in the future).
+  if (const auto* exp = decoded->claims.if_contains("exp"); exp && exp->is_number()) {
+    boost::system::error_code error;
+    const double seconds = exp->to_number<double>(error);
+    if (!error && seconds > 0 && seconds < 1e13) {
+      VerifiedToken entry{index, keys, decoded->claims,
+                          static_cast<Millis>(seconds * 1000) + issuer.clock_skew};
+      std::lock_guard lock(mutex_);
+      remember_locked(std::move(digest), std::move(entry), now);
+    }
   }
   return std::move(decoded->claims);
 }

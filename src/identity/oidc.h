@@ -12,6 +12,16 @@
 // in use and the refresher retries after `min_refresh_interval`.
 // authenticate() may be called from any one thread at a time while the
 // refresher runs (the key sets are swapped under a mutex).
+//
+// Verified tokens are remembered: an agent sends the same access token on
+// every request for its lifetime, and a signature check (ECDSA P-256 or
+// Ed25519, 40-70 us) costs far more than everything else. The cache maps the
+// SHA-256 of the whole token to its claims and the key set that verified it;
+// a hit skips decoding and the signature only, never the checks of
+// iss/aud/exp/nbf/iat and the mapping, which run on every call. An entry is
+// used only while its issuer still has that very key set (any JWK Set
+// refresh starts afresh) and is dropped after the token's exp; at most
+// kMaxVerifiedTokens entries.
 #pragma once
 
 #include <condition_variable>
@@ -21,6 +31,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/json/object.hpp>
@@ -109,6 +120,8 @@ Result<Identity> identity_from_claims(const boost::json::object& claims, const O
 Result<void> check_time_claims(const boost::json::object& claims, const OidcIssuer& issuer,
                                Millis now);
 
+inline constexpr std::size_t kMaxVerifiedTokens = 10'000;
+
 class OidcAuthenticator {
  public:
   OidcAuthenticator(std::vector<OidcIssuer> issuers, HttpFetcher fetcher, const Clock& clock);
@@ -137,6 +150,8 @@ class OidcAuthenticator {
   // and tests.
   Result<void> refresh(std::size_t index);
   std::uint64_t refresh_count() const;
+  // Tokens whose verified signature is remembered (see above).
+  std::size_t verified_tokens() const;
 
  private:
   struct State {
@@ -146,7 +161,14 @@ class OidcAuthenticator {
     Millis last_success = 0;
     bool wanted = false;  // a refresh was asked for (unknown kid)
   };
+  struct VerifiedToken {
+    std::size_t issuer = 0;
+    std::shared_ptr<const std::vector<Jwk>> keys;  // the set that verified it
+    boost::json::object claims;
+    Millis expires_at = 0;  // exp (+ skew), wall clock ms
+  };
   Result<void> discover(std::size_t index);
+  void remember_locked(std::string digest, VerifiedToken token, Millis now);
   void request_refresh(std::size_t index);
   void refresher_loop();
 
@@ -156,6 +178,7 @@ class OidcAuthenticator {
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<State> states_;
+  std::unordered_map<std::string, VerifiedToken> verified_;  // by SHA-256 of the token
   bool stopping_ = false;
   std::uint64_t refreshes_ = 0;
   std::thread refresher_;

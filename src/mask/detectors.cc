@@ -592,6 +592,17 @@ std::vector<Detector> make_catalog() {
        R"(["'\\]{0,2}[ \t]{0,3}[:=]?[ \t]{0,3}["'\\]{0,2}[ \t]{0,2})" +
            date,
        false, v_dob, 0.85, kAlnum, kAlnum});
+  // Every match of these lies around a run of digits that the scanner's
+  // digit-run check flags (scanner.cc, digit_run_windows): cards, SSNs and
+  // phone numbers are digits with single separators; IPv4 addresses have
+  // three dots; NINOs and IBANs start with capital letters right before
+  // their digits. Changing one of these patterns means checking that the
+  // check still flags every match (MaskScanner.GateMissesNothing).
+  for (Detector& detector : d)
+    if (detector.name == "credit_card_luhn" || detector.name == "us_ssn" ||
+        detector.name == "phone_nanp" || detector.name == "ipv4" || detector.name == "uk_nino" ||
+        detector.name == "iban")
+      detector.gate = Gate::digit_run;
   return d;
 }
 

@@ -28,6 +28,14 @@ enum class Boundary {
 // of a PEM block). Returns false to drop the candidate.
 using Validator = bool (*)(std::string_view text, std::size_t& start, std::size_t& end);
 
+// How the scanner's first pass finds where a detector may match.
+enum class Gate {
+  pattern,    // its own pattern, in the Vectorscan prefilter database
+  digit_run,  // the hand-written digit-run check (built-in numeric detectors
+              // only: their patterns have no literal for Vectorscan to anchor
+              // on and cost most of a Vectorscan pass; see scanner.cc)
+};
+
 struct Detector {
   std::string name;     // unique detector id, reported in findings
   std::string type;     // finding type ("email", "credit_card", ...)
@@ -37,6 +45,7 @@ struct Detector {
   double confidence = 0.5;  // the higher wins when candidates overlap
   Boundary left = Boundary::none;
   Boundary right = Boundary::none;
+  Gate gate = Gate::pattern;
 };
 
 // Every built-in detector, in a fixed order.

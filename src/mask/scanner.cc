@@ -1,10 +1,14 @@
 #include "mask/scanner.h"
 
 #include <hs.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstdlib>
 #include <map>
 #include <stdexcept>
 
@@ -12,6 +16,9 @@ namespace countersign::mask {
 namespace {
 
 std::atomic<std::uint64_t> next_scanner_id{1};
+
+// The most a window reaches back from a prefilter end (see Scanner::reach_).
+constexpr std::size_t kReach = 512;
 
 bool in_class(char c, Boundary boundary) {
   bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -48,6 +55,11 @@ struct ThreadScratch {
     return scratch;
   }
 };
+
+ThreadScratch& thread_scratch() {
+  thread_local ThreadScratch scratch;
+  return scratch;
+}
 
 struct Candidate {
   std::uint32_t detector;
@@ -112,32 +124,56 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
   scanner->detectors_ = std::move(detectors);
   scanner->id_ = next_scanner_id.fetch_add(1);
   if (scanner->detectors_.empty()) return std::shared_ptr<const Scanner>(scanner);
-  std::vector<const char*> patterns;
-  std::vector<unsigned int> ids;
-  std::vector<unsigned int> som_flags;
-  std::vector<unsigned int> fast_flags;
+  // Every detector goes into the start-of-match database; the prefilter
+  // holds those whose first pass is their own pattern (Gate::pattern).
+  struct PatternSet {
+    std::vector<const char*> patterns;
+    std::vector<unsigned int> flags;
+    std::vector<unsigned int> ids;
+  };
+  PatternSet som;
+  PatternSet fast;
   for (std::size_t i = 0; i < scanner->detectors_.size(); ++i) {
     const Detector& detector = scanner->detectors_[i];
-    patterns.push_back(detector.pattern.c_str());
     unsigned int caseless = detector.caseless ? HS_FLAG_CASELESS : 0u;
-    som_flags.push_back(HS_FLAG_SOM_LEFTMOST | caseless);
-    fast_flags.push_back(caseless);
-    ids.push_back(static_cast<unsigned int>(i));
+    som.patterns.push_back(detector.pattern.c_str());
+    som.flags.push_back(HS_FLAG_SOM_LEFTMOST | caseless);
+    som.ids.push_back(static_cast<unsigned int>(i));
+    // How far before its end a match may start: its longest match and one
+    // byte (so that a window never starts on a match's first byte), at
+    // most kReach; unbounded patterns get kReach.
+    scanner->reach_.push_back(kReach);
+    hs_expr_info_t* info = nullptr;
+    hs_compile_error_t* info_error = nullptr;
+    if (hs_expression_info(detector.pattern.c_str(), caseless, &info, &info_error) == HS_SUCCESS) {
+      if (info->max_width < kReach) scanner->reach_.back() = info->max_width + 1;
+      std::free(info);
+    } else if (info_error) {
+      hs_free_compile_error(info_error);
+    }
+    if (detector.gate == Gate::digit_run) {
+      scanner->digit_gate_ = true;
+      continue;
+    }
+    fast.patterns.push_back(detector.pattern.c_str());
+    fast.flags.push_back(caseless);
+    fast.ids.push_back(static_cast<unsigned int>(i));
   }
-  for (auto* flags : {&som_flags, &fast_flags}) {
+  for (auto* set : {&som, &fast}) {
+    if (set->patterns.empty()) continue;
     hs_database_t* database = nullptr;
     hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(patterns.data(), flags->data(), ids.data(),
-                         static_cast<unsigned int>(patterns.size()), HS_MODE_BLOCK, nullptr,
+    if (hs_compile_multi(set->patterns.data(), set->flags.data(), set->ids.data(),
+                         static_cast<unsigned int>(set->patterns.size()), HS_MODE_BLOCK, nullptr,
                          &database, &error) != HS_SUCCESS) {
       std::string where;
       if (error && error->expression >= 0 &&
-          static_cast<std::size_t>(error->expression) < scanner->detectors_.size())
-        where = "detector '" + scanner->detectors_[error->expression].name + "': ";
+          static_cast<std::size_t>(error->expression) < set->ids.size())
+        where = "detector '" + scanner->detectors_[set->ids[error->expression]].name + "': ";
       return fail(ErrorCode::invalid_argument,
                   "cannot compile masking patterns: " + where + compile_error_message(error));
     }
-    (flags == &som_flags ? scanner->database_ : scanner->prefilter_) = database;
+    (set == &som ? scanner->database_ : scanner->prefilter_) = database;
   }
   return std::shared_ptr<const Scanner>(scanner);
 }
@@ -158,72 +194,106 @@ Scanner::~Scanner() {
 
 namespace {
 
-int on_end(unsigned int, unsigned long long, unsigned long long to, unsigned int, void* context) {
-  auto* ends = static_cast<std::vector<std::size_t>*>(context);
-  if (ends->empty() || ends->back() != to) ends->push_back(static_cast<std::size_t>(to));
+struct End {
+  std::size_t at;
+  std::uint32_t detector;
+};
+
+int on_end(unsigned int id, unsigned long long, unsigned long long to, unsigned int,
+           void* context) {
+  auto* ends = static_cast<std::vector<End>*>(context);
+  ends->push_back({static_cast<std::size_t>(to), id});
   return 0;
 }
 
 // Block mode takes up to 4 GiB at once; larger inputs go in overlapping windows.
 template <typename Callback>
-void scan_blocks(const hs_database_t* database, hs_scratch_t* scratch, std::string_view text,
-                 Callback&& on_block) {
+void scan_blocks(std::string_view text, Callback&& on_block) {
   constexpr std::size_t kWindow = std::size_t{UINT_MAX} - 1;
   constexpr std::size_t kOverlap = 1 << 20;
   for (std::size_t offset = 0;; offset += kWindow - kOverlap) {
     std::size_t length = std::min(kWindow, text.size() - offset);
-    on_block(database, scratch, offset, length);
+    on_block(offset, length);
     if (offset + length >= text.size()) break;
   }
 }
 
-}  // namespace
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
 
-std::vector<Hit> Scanner::scan(std::string_view text) const {
-  std::vector<Hit> hits;
-  if (text.empty() || database_ == nullptr) return hits;
-  thread_local ThreadScratch thread_scratch;
-  auto* prefilter = static_cast<hs_database_t*>(prefilter_);
-  auto* database = static_cast<hs_database_t*>(database_);
-  thread_scratch.for_database(prefilter, id_);
-  hs_scratch_t* scratch = thread_scratch.for_database(database, id_ + (1ull << 63));
-
-  // Pass 1: where do matches end?
-  std::vector<std::size_t> ends;
-  scan_blocks(
-      prefilter, scratch, text, [&](auto* db, auto* s, std::size_t offset, std::size_t length) {
-        std::vector<std::size_t> block;
-        hs_scan(db, text.data() + offset, static_cast<unsigned int>(length), 0, s, on_end, &block);
-        for (std::size_t end : block) ends.push_back(end + offset);
-      });
-  if (ends.empty()) return hits;
-  std::sort(ends.begin(), ends.end());
-
-  // Pass 2: leftmost starts, in windows reaching back from those ends. A match
-  // that starts at a window's first byte may have been cut: widen and rescan.
-  std::vector<Candidate> candidates;
-  constexpr std::size_t kReach = 512;
-  std::size_t i = 0;
-  while (i < ends.size()) {
-    std::size_t window_start = ends[i] > kReach ? ends[i] - kReach : 0;
-    std::size_t window_end = ends[i];
-    while (i < ends.size() && (ends[i] > kReach ? ends[i] - kReach : 0) <= window_end) {
-      window_end = std::max(window_end, ends[i]);
-      ++i;
-    }
-    for (;;) {
-      std::vector<Candidate> found;
-      ScanContext context{text, &detectors_, &found, window_start};
-      hs_scan(database, text.data() + window_start,
-              static_cast<unsigned int>(window_end - window_start), 0, scratch, on_match, &context);
-      if (!context.cut) {
-        candidates.insert(candidates.end(), found.begin(), found.end());
-        break;
-      }
-      std::size_t width = window_end - window_start;
-      window_start = window_start > 2 * width ? window_start - 2 * width : 0;
-    }
+// The first digit at or after `at` (or size), 16 bytes at a time.
+std::size_t next_digit(const char* p, std::size_t at, std::size_t size) {
+#if defined(__SSE2__)
+  const __m128i below = _mm_set1_epi8('0' - 1);
+  const __m128i above = _mm_set1_epi8('9' + 1);
+  for (; at + 16 <= size; at += 16) {
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+    __m128i digits = _mm_and_si128(_mm_cmpgt_epi8(bytes, below), _mm_cmplt_epi8(bytes, above));
+    if (int mask = _mm_movemask_epi8(digits))
+      return at + static_cast<std::size_t>(__builtin_ctz(mask));
   }
+#endif
+  while (at < size && !is_digit(p[at])) ++at;
+  return at;
+}
+
+struct Window {
+  std::size_t start;
+  std::size_t end;
+};
+
+// The first pass for the Gate::digit_run detectors (cards, SSNs, North
+// American phones, IPv4, NINOs, IBANs). A run is digits where neighbours
+// are adjacent or one ' ', '-' or '.' apart. Every match of those detectors
+// lies in a run that
+//   - has 9 or more digits (card: 12, SSN: 9, phone: 10), or
+//   - has 7 or more digits right after ')' ("(415) 555-0132"), or
+//   - has 4 or more digits and 3 dots (IPv4), or
+//   - has 2 or more digits and starts after two capital letters, directly
+//     or after a space (IBAN "GB82...", NINO "AB 12 34 56 C"),
+// and within 16 bytes before the run to 16 bytes after the later of its end
+// and 64 bytes after its start (phone prefixes and extensions, an IBAN's
+// letters). Those windows go to the start-of-match pass. Timestamps, UUIDs,
+// versions and counts make no such run, so text without findings costs
+// this check and the Vectorscan prefilter over the other detectors.
+void digit_run_windows(std::string_view text, std::vector<Window>& windows) {
+  const char* p = text.data();
+  const std::size_t size = text.size();
+  auto is_gap = [](char c) { return c == ' ' || c == '-' || c == '.'; };
+  for (std::size_t at = next_digit(p, 0, size); at < size;) {
+    const std::size_t start = at;
+    std::size_t digits = 0;
+    std::size_t dots = 0;
+    for (;;) {
+      ++digits;
+      ++at;
+      if (at < size && is_digit(p[at])) continue;
+      if (at + 1 < size && is_gap(p[at]) && is_digit(p[at + 1])) {
+        dots += p[at] == '.';
+        ++at;
+        continue;
+      }
+      break;
+    }
+    const std::size_t end = at;
+    auto capitals_at = [&](std::size_t before) {  // two capital letters end `before` bytes back
+      return start >= before + 1 && is_upper(p[start - before]) && is_upper(p[start - before - 1]);
+    };
+    const bool capitals = capitals_at(1) || (start >= 1 && p[start - 1] == ' ' && capitals_at(2));
+    const bool paren = (start >= 1 && p[start - 1] == ')') || (start >= 2 && p[start - 2] == ')');
+    if (digits >= 9 || (digits >= 7 && paren) || (digits >= 4 && dots >= 3) ||
+        (digits >= 2 && capitals)) {
+      windows.push_back(
+          {start > 16 ? start - 16 : 0, std::min(size, std::max(end, start + 64) + 16)});
+    }
+    at = next_digit(p, at, size);
+  }
+}
+
+// Validated, non-overlapping hits from the raw candidates.
+std::vector<Hit> resolve(std::string_view text, const std::vector<Detector>& detectors,
+                         std::vector<Candidate>& candidates) {
+  std::vector<Hit> hits;
   if (candidates.empty()) return hits;
 
   // For every (detector, start), the longest end that validates.
@@ -238,13 +308,27 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
     for (; j < candidates.size() && candidates[j].detector == candidates[i].detector &&
            candidates[j].from == candidates[i].from;
          ++j) {
-      const Detector& detector = detectors_[candidates[j].detector];
+      const Detector& detector = detectors[candidates[j].detector];
       // Without a right boundary, only the longest match counts: a shorter
       // one would cut a value ("password=${X}" is not the password "$").
       if (found || (j > i && detector.right == Boundary::none)) continue;
       std::size_t start = candidates[j].from;
       std::size_t end = candidates[j].to;
-      if (detector.validator && !detector.validator(text, start, end)) continue;
+      if (detector.validator && !detector.validator(text, start, end)) {
+        // The leftmost start may have taken in a number before the value
+        // ("ref 12 4111 1111 1111 1111"): a number detector tries the later
+        // starts after a space as well.
+        if (detector.left != Boundary::number) continue;
+        bool valid = false;
+        for (std::size_t later = candidates[j].from + 1; !valid && later < candidates[j].to;
+             ++later) {
+          if (text[later - 1] != ' ' || !is_alnum(text[later])) continue;
+          start = later;
+          end = candidates[j].to;
+          valid = detector.validator(text, start, end);
+        }
+        if (!valid) continue;
+      }
       if (end <= start || end > text.size()) continue;
       hits.push_back({start, end, candidates[j].detector});
       found = true;
@@ -254,7 +338,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
 
   // Overlaps: the more confident detector wins, then the longer span.
   std::sort(hits.begin(), hits.end(), [&](const Hit& a, const Hit& b) {
-    double ca = detectors_[a.detector].confidence, cb = detectors_[b.detector].confidence;
+    double ca = detectors[a.detector].confidence, cb = detectors[b.detector].confidence;
     if (ca != cb) return ca > cb;
     if (a.end - a.start != b.end - b.start) return a.end - a.start > b.end - b.start;
     return a.start < b.start;
@@ -269,6 +353,81 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
   hits.clear();
   for (const auto& [start, hit] : accepted) hits.push_back(hit);
   return hits;
+}
+
+}  // namespace
+
+std::vector<Hit> Scanner::scan(std::string_view text) const {
+  std::vector<Hit> hits;
+  if (text.empty() || database_ == nullptr) return hits;
+  auto* prefilter = static_cast<hs_database_t*>(prefilter_);
+  auto* database = static_cast<hs_database_t*>(database_);
+  if (prefilter) thread_scratch().for_database(prefilter, id_);
+  hs_scratch_t* scratch = thread_scratch().for_database(database, id_ + (1ull << 63));
+
+  // Pass 1: where can matches be? The prefilter reports where matches of
+  // its detectors end; a match starts at most its detector's reach before
+  // its end (longer ones are found by widening below). The digit-run check
+  // gives windows for its detectors.
+  std::vector<Window> windows;
+  if (prefilter) {
+    std::vector<End> ends;
+    scan_blocks(text, [&](std::size_t offset, std::size_t length) {
+      std::size_t first = ends.size();
+      hs_scan(prefilter, text.data() + offset, static_cast<unsigned int>(length), 0, scratch,
+              on_end, &ends);
+      for (std::size_t k = first; k < ends.size(); ++k) ends[k].at += offset;
+    });
+    windows.reserve(ends.size());
+    for (const End& end : ends) {
+      std::size_t reach = reach_[end.detector];
+      windows.push_back({end.at > reach ? end.at - reach : 0, end.at});
+    }
+  }
+  if (digit_gate_) digit_run_windows(text, windows);
+  if (windows.empty()) return hits;
+  std::sort(windows.begin(), windows.end(),
+            [](const Window& a, const Window& b) { return a.start < b.start; });
+
+  // Pass 2: leftmost starts, in the merged windows. A match that starts at
+  // a window's first byte may have been cut: widen and rescan.
+  std::vector<Candidate> candidates;
+  std::vector<Candidate> found;
+  std::size_t i = 0;
+  while (i < windows.size()) {
+    std::size_t window_start = windows[i].start;
+    std::size_t window_end = windows[i].end;
+    while (i < windows.size() && windows[i].start <= window_end) {
+      window_end = std::max(window_end, windows[i].end);
+      ++i;
+    }
+    for (;;) {
+      found.clear();
+      ScanContext context{text, &detectors_, &found, window_start};
+      hs_scan(database, text.data() + window_start,
+              static_cast<unsigned int>(window_end - window_start), 0, scratch, on_match, &context);
+      if (!context.cut) {
+        candidates.insert(candidates.end(), found.begin(), found.end());
+        break;
+      }
+      std::size_t width = window_end - window_start;
+      window_start = window_start > 2 * width ? window_start - 2 * width : 0;
+    }
+  }
+  return resolve(text, detectors_, candidates);
+}
+
+std::vector<Hit> Scanner::scan_exhaustive(std::string_view text) const {
+  if (text.empty() || database_ == nullptr) return {};
+  auto* database = static_cast<hs_database_t*>(database_);
+  hs_scratch_t* scratch = thread_scratch().for_database(database, id_ + (1ull << 63));
+  std::vector<Candidate> candidates;
+  scan_blocks(text, [&](std::size_t offset, std::size_t length) {
+    ScanContext context{text, &detectors_, &candidates, offset};
+    hs_scan(database, text.data() + offset, static_cast<unsigned int>(length), 0, scratch, on_match,
+            &context);
+  });
+  return resolve(text, detectors_, candidates);
 }
 
 std::string pattern_error(const std::string& pattern, bool caseless) {

@@ -1,6 +1,7 @@
 // One Vectorscan/Hyperscan pattern set over a set of detectors. A scan is a
-// single pass over the text (plus a rescan of the windows where something
-// matched); validators run only on candidate matches;
+// single pass over the text (a Vectorscan prefilter plus a digit-run check
+// for the numeric detectors), then a rescan of the windows where something
+// may match; validators run only on candidate matches;
 // overlapping candidates are resolved by confidence, then length.
 #pragma once
 
@@ -38,18 +39,28 @@ class Scanner {
   // Validated, non-overlapping hits in text order.
   std::vector<Hit> scan(std::string_view text) const;
 
+  // The same from one start-of-match pass over the whole text, without
+  // pass 1 and windows: slower, and the reference `scan` must agree with.
+  std::vector<Hit> scan_exhaustive(std::string_view text) const;
+
   const std::vector<Detector>& detectors() const { return detectors_; }
 
  private:
   Scanner() = default;
   std::vector<Detector> detectors_;
-  // Two databases over the same patterns: `prefilter_` without start-of-match
-  // tracking scans the whole text fast and finds where matches end;
-  // `database_` with leftmost start-of-match rescans only windows around
-  // those ends. Text without findings costs one fast pass.
-  void* prefilter_ = nullptr;  // hs_database_t
+  // Pass 1 over the whole text: `prefilter_` (no start-of-match tracking)
+  // finds where matches of the Gate::pattern detectors end, and the
+  // digit-run check (scanner.cc) flags where Gate::digit_run detectors may
+  // match. `database_` (every detector, leftmost start-of-match) then
+  // rescans only windows around those places. Text without findings costs
+  // pass 1 only.
+  void* prefilter_ = nullptr;  // hs_database_t; null when every detector is digit-run gated
   void* database_ = nullptr;   // hs_database_t
-  std::uint64_t id_ = 0;       // for per-thread scratch bookkeeping
+  bool digit_gate_ = false;    // some detector is Gate::digit_run
+  // By detector: how far before a prefilter end its match may start (its
+  // longest match plus one, at most 512 bytes).
+  std::vector<std::size_t> reach_;
+  std::uint64_t id_ = 0;  // for per-thread scratch bookkeeping
 };
 
 // Compiles one pattern alone; returns the compiler's message when it is not

@@ -364,6 +364,8 @@ ApiResponse Api::list_events(const ApiRequest& request) {
   filter.verb = text("verb");
   filter.type = text("type");
   filter.review_id = text("review_id");
+  if (filter.review_id.empty()) filter.review_id = text("review");
+  filter.target = text("target");
   filter.text = text("q");
   auto from = time_parameter(request, "from");
   if (!from) return error_response(from.error());

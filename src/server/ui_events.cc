@@ -1,5 +1,14 @@
-// GET /ui/events: server-sent events for the web UI, and the WebUi wiring.
-// The only Beast translation unit of the web UI.
+// The web UI's streaming routes and the WebUi wiring: GET /ui/events
+// (server-sent events) and GET /auth/callback (the end of a sign-in through
+// the identity provider, whose token request runs on a worker thread while
+// the I/O thread serves everyone else). The only Beast translation unit of
+// the web UI.
+
+// g++ 12 wrongly reports -Wmismatched-new-delete for Asio's coroutine frames
+// once an awaitable is handed to co_spawn (a known false positive of that
+// compiler with coroutines): silenced in this file only.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
 #include <chrono>
 #include <deque>
 #include <mutex>
@@ -9,11 +18,15 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http/status.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/url/parse.hpp>
 
 #include "doors/route.h"
+#include "identity/http_fetch.h"
 #include "server/api.h"
 #include "server/http_server.h"
 #include "server/ui_handler.h"
@@ -40,6 +53,72 @@ std::string plain_response(unsigned status, std::string_view reason, const ApiRe
   out += body.body;
   return out;
 }
+
+// Any ApiResponse, headers included (several Set-Cookie lines too), as the
+// raw answer of a streaming route that then closes the connection.
+std::string raw_response(const ApiResponse& response) {
+  std::string out = fmt::format(
+      "HTTP/1.1 {} {}\r\nServer: countersign\r\nContent-Type: {}\r\nContent-Length: {}\r\n"
+      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n",
+      response.status,
+      std::string(http::obsolete_reason(static_cast<http::status>(response.status))),
+      response.content_type, response.body.size());
+  for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";
+  out += "\r\n";
+  out += response.body;
+  return out;
+}
+
+asio::awaitable<Result<identity::HttpResponse>> fetch(identity::HttpRequest request) {
+  co_return identity::http_fetch(request);
+}
+
+// GET /auth/callback?code=&state=: UiHandler checks the login, the token
+// request runs on this route's worker thread, UiHandler verifies the ID
+// token and answers with the session cookie and a redirect.
+class AuthCallbackRoute final : public doors::StreamingRoute {
+ public:
+  explicit AuthCallbackRoute(UiHandler& handler) : handler_(handler) {}
+
+  asio::awaitable<bool> serve(doors::Connection& connection,
+                              doors::RequestHeader& header) override {
+    const auto& message = header.get();
+    ApiRequest request;
+    request.method = std::string(message.method_string());
+    request.cookie = std::string(message[http::field::cookie]);
+    request.client_address = connection.client_address;
+    auto target = boost::urls::parse_origin_form(message.target());
+    if (target) {
+      request.path = target->path();
+      for (auto param : target->params()) request.query[param.key] = param.value;
+    }
+    ApiResponse response;
+    if (request.path != "/auth/callback") {
+      response = error_response({ErrorCode::not_found, "no such page: " + request.path});
+    } else if (header.chunked() || header.content_length().value_or(0) > 0) {
+      response = error_response({ErrorCode::invalid_argument, "the callback takes no body"});
+    } else {
+      auto start = handler_.begin_callback(request);
+      if (!start.token_request) {
+        response = std::move(start.response);
+      } else {
+        auto answer = co_await asio::co_spawn(worker_, fetch(std::move(*start.token_request)),
+                                              asio::use_awaitable);
+        response = handler_.finish_callback(request, start.state, answer);
+      }
+    }
+    std::string text = raw_response(response);
+    boost::system::error_code error;
+    connection.stream.expires_after(kWriteTimeout);
+    co_await asio::async_write(connection.stream, asio::buffer(text),
+                               asio::redirect_error(asio::use_awaitable, error));
+    co_return false;
+  }
+
+ private:
+  UiHandler& handler_;
+  asio::thread_pool worker_{1};  // joined when the route goes (with the server)
+};
 
 class UiEventsRoute final : public doors::StreamingRoute {
  public:
@@ -164,18 +243,21 @@ struct WebUi::Impl {
   UiSessionStore sessions;
   UiHandler handler;
   std::shared_ptr<UiEventsRoute> events;
+  std::shared_ptr<AuthCallbackRoute> callback;
 
   Impl(gateway::Gateway& gateway, Api& api, const Clock& clock)
       : api(api),
         sessions(clock, ui_session_options(gateway.config())),
         handler(gateway, sessions),
-        events(std::make_shared<UiEventsRoute>(sessions)) {}
+        events(std::make_shared<UiEventsRoute>(sessions)),
+        callback(std::make_shared<AuthCallbackRoute>(handler)) {}
 };
 
 WebUi::WebUi(gateway::Gateway& gateway, Api& api, HttpServer& server, const Clock& clock)
     : impl_(std::make_unique<Impl>(gateway, api, clock)) {
   api.set_ui(&impl_->handler);
   server.add_route("/ui/events", impl_->events);
+  server.add_route("/auth/callback", impl_->callback);
   gateway.add_review_listener(
       [events = impl_->events](const review::Review& review) { events->publish(review); });
 }

@@ -6,6 +6,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/html.h"
 #include "server/ui_assets.h"
 
 namespace countersign::server {
@@ -26,6 +27,34 @@ ApiResponse json_answer(unsigned status, const boost::json::value& body) {
   response.status = status;
   response.body = boost::json::serialize(body);
   response.body.push_back('\n');
+  return response;
+}
+
+// A small page for a sign-in that went wrong (the browser arrives here from
+// the identity provider, not from a script): the reason, escaped, and a way
+// back to the login page.
+ApiResponse sign_in_problem(const Error& error) {
+  ApiResponse response;
+  response.status = status_for(error.code);
+  response.content_type = "text/html; charset=utf-8";
+  response.body = fmt::format(
+      "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+      "<title>Sign-in failed - countersign</title>"
+      "<link rel=\"stylesheet\" href=\"/ui/assets/app.css\"></head>\n"
+      "<body><main id=\"main\" class=\"main\"><div class=\"card login\">"
+      "<h1>Sign-in failed</h1><p class=\"alert\" role=\"alert\">{}</p>"
+      "<p><a href=\"/ui/login\">Sign in again</a></p></div></main></body></html>\n",
+      html_escape(error.message));
+  return response;
+}
+
+ApiResponse redirect(std::string location) {
+  ApiResponse response;
+  response.status = 302;
+  response.content_type = "text/plain; charset=utf-8";
+  response.body = location + "\n";
+  response.headers.emplace_back("Location", std::move(location));
   return response;
 }
 
@@ -73,10 +102,98 @@ bool is_page(std::string_view rest) {
 UiSessionOptions ui_session_options(const config::Config& config) {
   UiSessionOptions options;
   options.secure = config.public_url.starts_with("https://");
+  if (config.browser_login.enabled()) {
+    options.absolute_timeout = config.browser_login.session_lifetime;
+    options.cookie_name = config.browser_login.cookie_name;
+  }
   return options;
 }
 
-bool UiHandler::owns(std::string_view path) { return path == "/ui" || path.starts_with("/ui/"); }
+UiHandler::~UiHandler() = default;
+
+bool UiHandler::owns(std::string_view path) {
+  return path == "/ui" || path.starts_with("/ui/") || path.starts_with("/auth/");
+}
+
+identity::OidcLogin* UiHandler::oidc_login() {
+  const auto& settings = gateway_.config().browser_login;
+  identity::OidcAuthenticator* verifier = gateway_.oidc();
+  if (!settings.enabled() || verifier == nullptr) return nullptr;
+  std::lock_guard lock(oidc_mutex_);
+  if (!oidc_login_) {
+    std::string base = gateway_.config().public_url;
+    while (base.ends_with('/')) base.pop_back();
+    oidc_login_ = std::make_unique<identity::OidcLogin>(
+        *verifier, settings.issuer_name, settings, base + "/auth/callback",
+        sessions_.options().secure, gateway_.clock());
+  }
+  return oidc_login_.get();
+}
+
+ApiResponse UiHandler::login_methods() {
+  boost::json::value oidc = nullptr;
+  if (oidc_login() != nullptr)
+    oidc = {{"name", gateway_.config().browser_login.issuer_name}, {"login_url", "/auth/login"}};
+  return json_answer(200, {{"api_key", true}, {"oidc", oidc}});
+}
+
+ApiResponse UiHandler::auth_login(const ApiRequest& request) {
+  identity::OidcLogin* login = oidc_login();
+  if (login == nullptr)
+    return sign_in_problem({ErrorCode::not_found,
+                            "sign-in through an identity provider is not configured here "
+                            "(identity.oidc.login); use an API key"});
+  auto found = request.query.find("return_to");
+  auto start = login->begin(found == request.query.end() ? std::string_view() : found->second);
+  if (!start) return sign_in_problem(start.error());
+  ApiResponse response = redirect(start->authorization_url);
+  response.headers.emplace_back("Set-Cookie", start->set_cookie);
+  return response;
+}
+
+UiHandler::CallbackStart UiHandler::begin_callback(const ApiRequest& request) {
+  CallbackStart start;
+  identity::OidcLogin* login = oidc_login();
+  if (request.method != "GET") {
+    start.response = method_not_allowed(request);
+  } else if (login == nullptr) {
+    start.response = sign_in_problem(
+        {ErrorCode::not_found,
+         "sign-in through an identity provider is not configured here (identity.oidc.login)"});
+  } else if (auto token_request = login->callback(request.query, request.cookie); !token_request) {
+    start.response = sign_in_problem(token_request.error());
+    start.response.headers.emplace_back("Set-Cookie", login->clear_cookie());
+  } else {
+    start.token_request = std::move(*token_request);
+    start.state = request.query.at("state");  // callback() succeeded: it is there
+  }
+  add_security_headers(start.response, sessions_.options().secure);
+  return start;
+}
+
+ApiResponse UiHandler::finish_callback(const ApiRequest& request, const std::string& state,
+                                       const Result<identity::HttpResponse>& answer) {
+  identity::OidcLogin* login = oidc_login();
+  ApiResponse response;
+  if (login == nullptr) {
+    response = sign_in_problem({ErrorCode::failed_precondition, "sign-in is not configured"});
+  } else if (auto result = login->finish(state, answer); !result) {
+    response = sign_in_problem(result.error());
+  } else if (result->identity.kind == IdentityKind::agent) {
+    response = sign_in_problem(
+        {ErrorCode::permission_denied, "the web UI is for people: " + result->identity.subject +
+                                           " is an agent and uses the API"});
+  } else {
+    // A fresh id on every login; any session this browser had ends.
+    sessions_.destroy(request.cookie);
+    auto created = sessions_.create(result->identity, "oidc");
+    response = redirect(result->return_to);
+    response.headers.emplace_back("Set-Cookie", created.set_cookie);
+  }
+  if (login != nullptr) response.headers.emplace_back("Set-Cookie", login->clear_cookie());
+  add_security_headers(response, sessions_.options().secure);
+  return response;
+}
 
 ApiResponse UiHandler::handle(const ApiRequest& request) {
   ApiResponse response;
@@ -90,8 +207,19 @@ ApiResponse UiHandler::handle(const ApiRequest& request) {
     response = login(request);
   } else if (path == "/ui/session") {
     response = request.method == "GET" ? session(request) : method_not_allowed(request);
-  } else if (path == "/ui/logout") {
+  } else if (path == "/ui/logout" || path == "/auth/logout") {
     response = request.method == "POST" ? logout(request) : method_not_allowed(request);
+  } else if (path == "/ui/login-methods") {
+    response = request.method == "GET" ? login_methods() : method_not_allowed(request);
+  } else if (path == "/auth/login") {
+    response = request.method == "GET" ? auth_login(request) : method_not_allowed(request);
+  } else if (path == "/auth/callback") {
+    // Served by the web UI's streaming route (the token request must not
+    // block the I/O thread); only a server without it gets here.
+    response = error_response(
+        {ErrorCode::unavailable, "the sign-in callback is not served by this server"});
+  } else if (path.starts_with("/auth/")) {
+    response = not_found(path);
   } else {
     response = request.method == "GET" ? page(request) : method_not_allowed(request);
   }

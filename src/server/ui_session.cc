@@ -49,11 +49,11 @@ UiSessionStore::UiSessionStore(const Clock& clock, UiSessionOptions options)
 std::string UiSessionStore::cookie_name() const {
   // __Host- makes the browser refuse the cookie unless it is Secure, has
   // Path=/ and no Domain: nothing on another host or path can plant it.
-  return options_.secure ? "__Host-countersign_session" : "countersign_session";
+  return options_.secure ? "__Host-" + options_.cookie_name : options_.cookie_name;
 }
 
 std::string UiSessionStore::clear_cookie() const {
-  return fmt::format("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}", cookie_name(),
+  return fmt::format("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}", cookie_name(),
                      options_.secure ? "; Secure" : "");
 }
 
@@ -69,7 +69,7 @@ NewUiSession UiSessionStore::create(const Identity& identity, std::string login_
   created.session.expires_at =
       std::min(now + options_.idle_timeout, now + options_.absolute_timeout);
   // No Max-Age: a browser session cookie; the server decides expiry.
-  created.set_cookie = fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict{}", cookie_name(),
+  created.set_cookie = fmt::format("{}={}; Path=/; HttpOnly; SameSite=Lax{}", cookie_name(),
                                    created.id, options_.secure ? "; Secure" : "");
   std::lock_guard lock(mutex_);
   evict_locked(now);

@@ -1,11 +1,15 @@
 // Browser sessions for the web UI, with no networking library in sight.
 //
-// A login method (today: an API key pasted into the login page; later: OIDC
-// Authorization Code + PKCE) ends with an authenticated Identity and calls
-// UiSessionStore::create(). The store keeps the session server-side, in
-// memory, under the SHA-256 of a random 32-byte id; the browser holds only
-// that id, in an HttpOnly, SameSite=Strict cookie (Secure and __Host- when
-// the gateway is reached over https). Credentials are never stored.
+// A login method (an API key pasted into the login page, or OIDC
+// Authorization Code + PKCE through /auth/login) ends with an authenticated
+// Identity and calls UiSessionStore::create(). The store keeps the session
+// server-side, in memory, under the SHA-256 of a random 32-byte id; the
+// browser holds only that id, in an HttpOnly, SameSite=Lax cookie (Secure
+// and __Host- when the gateway is reached over https). Lax, not Strict: a
+// link to a review in Slack, Teams or an e-mail, and the identity
+// provider's redirect back after sign-in, must arrive signed in; cross-site
+// POSTs still carry no cookie, and every state-changing request needs the
+// CSRF token anyway. Credentials are never stored.
 //
 // Every session has its own random CSRF token (synchronizer token pattern):
 // the page reads it from GET /ui/session and sends it as X-CSRF-Token on
@@ -29,15 +33,16 @@
 namespace countersign::server {
 
 struct UiSessionOptions {
-  Millis idle_timeout = 30 * 60 * 1000;           // 30 minutes without a request
-  Millis absolute_timeout = 12 * 60 * 60 * 1000;  // 12 hours after login
-  std::size_t max_sessions = 10'000;              // the oldest go first beyond this
-  bool secure = false;                            // https: Secure cookie, __Host- prefix
+  Millis idle_timeout = 30 * 60 * 1000;             // 30 minutes without a request
+  Millis absolute_timeout = 12 * 60 * 60 * 1000;    // 12 hours after login
+  std::size_t max_sessions = 10'000;                // the oldest go first beyond this
+  bool secure = false;                              // https: Secure cookie, __Host- prefix
+  std::string cookie_name = "countersign_session";  // identity.oidc.login.cookie_name
 };
 
 struct UiSession {
   Identity identity;
-  std::string login_method;  // "api-key", later "oidc"
+  std::string login_method;  // "api-key" or "oidc"
   std::string csrf_token;    // 64 hex digits
   Millis created_at = 0;
   Millis last_seen = 0;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "audit/event.h"
+#include "audit/indexed_fields.h"
 #include "core/error.h"
 #include "review/grant.h"
 #include "review/review.h"
@@ -36,11 +37,12 @@ struct AuditFilter {
   std::string verb;
   std::string type;
   std::string review_id;
-  Millis from = 0;  // inclusive, 0 = unbounded
-  Millis to = 0;    // exclusive, 0 = unbounded
-  std::string text; // substring of the canonical event
+  Millis from = 0;                // inclusive, 0 = unbounded
+  Millis to = 0;                  // exclusive, 0 = unbounded
+  std::string text;               // words of the masked details, in order (docs/audit.md#search)
   std::int64_t after_index = -1;  // cursor: events with index > after_index
   int limit = 100;
+  std::string target;
 };
 
 struct AuditPage {
@@ -68,6 +70,7 @@ struct RawAuditEvent {
   std::string_view leaf_hash;  // 32 raw bytes (empty if missing)
   std::string_view previous_hash;
   std::string_view hash;
+  audit::IndexedColumns columns;  // the search columns stored beside the body
 };
 using RawEventVisitor = std::function<bool(const RawAuditEvent&)>;  // false stops
 using TreeNodeVisitor =
@@ -77,12 +80,12 @@ using TreeNodeVisitor =
 // written in the same transaction as the change it announces and delivered
 // by src/notify's worker. Messages of one stream are delivered in id order.
 struct OutboxMessage {
-  std::int64_t id = 0;       // assigned by the store, ascending
-  std::string key;           // idempotency key: a second message with the same key is dropped
-  std::string stream;        // e.g. "slack:rv_1:C0123"; ordering and per-stream state
-  std::string channel;       // "slack", "teams", "webhook"
-  std::string review_id;     // may be empty
-  std::string payload;       // JSON (masked: never raw parameters)
+  std::int64_t id = 0;    // assigned by the store, ascending
+  std::string key;        // idempotency key: a second message with the same key is dropped
+  std::string stream;     // e.g. "slack:rv_1:C0123"; ordering and per-stream state
+  std::string channel;    // "slack", "teams", "webhook"
+  std::string review_id;  // may be empty
+  std::string payload;    // JSON (masked: never raw parameters)
   Millis created_at = 0;
   Millis next_attempt_at = 0;
   int attempts = 0;          // failed attempts so far
@@ -93,9 +96,9 @@ struct OutboxMessage {
 struct OutboxOutcome {
   enum class Kind { delivered, retry, dead };
   Kind kind = Kind::delivered;
-  Millis at = 0;                             // retry: next attempt; else when it finished
-  std::string error;                         // retry/dead: why (no secrets)
-  std::optional<std::string> stream_state;   // set the stream's state in the same transaction
+  Millis at = 0;                            // retry: next attempt; else when it finished
+  std::string error;                        // retry/dead: why (no secrets)
+  std::optional<std::string> stream_state;  // set the stream's state in the same transaction
 };
 
 struct OutboxStatus {
@@ -123,7 +126,21 @@ class Store {
   // one transaction, and each returns only once its events are committed.
   virtual Result<void> append_events(std::vector<audit::AuditEvent>& events) = 0;
 
-  // Inserts a new review (version 1) and its events.
+  // The same, without blocking the caller: the events join the next group
+  // commit and `done` runs once they are committed (or failed), on a thread
+  // of the store's choosing; an event loop posts it back to itself. Events
+  // queued by one thread commit in the order they were queued, and before
+  // events that thread queues later (synchronously or not). `done` must not
+  // wait for another append (it may run on the thread that commits them).
+  using AppendDone = std::function<void(Result<void>)>;
+  virtual void append_events_async(std::vector<audit::AuditEvent> events, AppendDone done) {
+    Result<void> appended = append_events(events);
+    if (done) done(std::move(appended));
+  }
+
+  // Inserts a new review (version 1) and its events. ErrorCode::conflict
+  // (nothing written) when the id exists or a review for the same digest
+  // and requester is already pending: at most one is pending at a time.
   virtual Result<void> create_review(review::Review& review,
                                      std::vector<audit::AuditEvent>& events) = 0;
 
@@ -192,6 +209,15 @@ class Store {
 
   // True when the store can serve requests (for /readyz).
   virtual bool healthy() = 0;
+
+  // Brings search indexes that are filled in batches (SQLite: the audit
+  // full-text index) up to date by at most `limit` events (0: all); returns
+  // how many events were indexed. Searches catch up by themselves; calling
+  // this periodically keeps that cheap.
+  virtual Result<std::int64_t> catch_up_search_index(std::int64_t limit) {
+    (void)limit;
+    return 0;
+  }
 };
 
 }  // namespace countersign::store

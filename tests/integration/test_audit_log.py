@@ -342,6 +342,95 @@ class ConsistencyTest(unittest.TestCase):
             self.assertIsNone(report["key"])
 
 
+class SearchTest(unittest.TestCase):
+    """GET /v1/audit/events and `countersign audit search`: every filter and paging."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.g = AuditGateway().start()
+        cls.g.activity(3)
+        status, body, _ = cls.g.act(AGENT, "production", "exec:deploy", {"n": 99},
+                                    reason="Weekly Release window")
+        assert status == 202, body
+        cls.review = body["review_id"]
+        cls.events = cls.g.all_events()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.g.__exit__(None, None, None)
+
+    def indexes(self, **query):
+        return [e["index"] for e in self.g.events(**query)]
+
+    def expected(self, keep):
+        return [e["index"] for e in self.events if keep(e)]
+
+    def test_each_filter_matches_a_scan_of_every_event(self):
+        d = lambda e, k: e["details"].get(k)
+        cases = [
+            ({"actor": "alice@example.com"}, lambda e: e["actor"] == "alice@example.com"),
+            ({"type": "review.approved"}, lambda e: e["type"] == "review.approved"),
+            ({"verb": "read:daily"}, lambda e: d(e, "verb") == "read:daily"),
+            ({"target": "reports"}, lambda e: d(e, "target") == "reports"),
+            ({"review": self.review}, lambda e: e["review_id"] == self.review),
+            ({"review_id": self.review}, lambda e: e["review_id"] == self.review),
+            ({"target": "production", "type": "action.decided"},
+             lambda e: d(e, "target") == "production" and e["type"] == "action.decided"),
+        ]
+        for query, keep in cases:
+            with self.subTest(query=query):
+                expected = self.expected(keep)
+                self.assertTrue(expected)
+                self.assertEqual(self.indexes(**query), expected)
+
+    def test_time_range(self):
+        times = sorted(e["time"] for e in self.events)
+        low, high = times[len(times) // 3], times[2 * len(times) // 3]
+        self.assertEqual(self.indexes(**{"from": low, "to": high}),
+                         self.expected(lambda e: low <= e["time"] < high))
+        self.assertEqual(self.indexes(**{"from": high}), self.expected(lambda e: e["time"] >= high))
+
+    def test_free_text_over_the_masked_details(self):
+        self.assertEqual(self.indexes(q="release%20WINDOW"),
+                         self.expected(lambda e: "Weekly Release window" in json.dumps(e["details"])))
+        self.assertTrue(self.indexes(q="release%20WINDOW"))
+        self.assertEqual(self.indexes(q="relea"), [])
+        self.assertEqual(self.indexes(q="relea*"), self.indexes(q="release%20WINDOW"))
+        # The actor is a filter of its own, not details text.
+        self.assertEqual(self.indexes(q="deploy-bot", type="review.voted"), [])
+
+    def test_cursor_pages_through_everything_once(self):
+        seen, cursor = [], None
+        while True:
+            query = "/v1/audit/events?limit=4&target=production" + (f"&cursor={cursor}" if cursor else "")
+            status, body, _ = self.g.request("GET", query, ALICE)
+            self.assertEqual(status, 200, body)
+            self.assertLessEqual(len(body["events"]), 4)
+            seen += [e["index"] for e in body["events"]]
+            cursor = body.get("next_cursor")
+            if not cursor:
+                break
+        self.assertEqual(seen, self.expected(lambda e: e["details"].get("target") == "production"))
+
+    def test_cli_search_filters_json_and_cursor(self):
+        result = self.g.cli("audit", "search", "--target", "reports", "--json", token=ALICE)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual([e["index"] for e in json.loads(result.stdout)["events"]],
+                         self.expected(lambda e: e["details"].get("target") == "reports"))
+        expected = self.expected(lambda e: e["review_id"] == self.review)
+        result = self.g.cli("audit", "search", "--review", self.review, "--limit", "1", token=ALICE)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        lines = result.stdout.strip().split("\n")
+        self.assertEqual(int(lines[0].split()[0]), expected[0])
+        self.assertEqual(lines[-1], f"more: --cursor {expected[0]}")
+        result = self.g.cli("audit", "search", "--review", self.review, "--limit", "1",
+                            "--cursor", str(expected[0]), "--json", token=ALICE)
+        self.assertEqual([e["index"] for e in json.loads(result.stdout)["events"]], expected[1:2])
+        result = self.g.cli("audit", "search", "--q", "release window", "--json", token=ALICE)
+        self.assertEqual([e["index"] for e in json.loads(result.stdout)["events"]],
+                         self.indexes(q="release%20window"))
+
+
 class TamperTest(unittest.TestCase):
     """Each test edits the database of a stopped gateway and runs verify."""
 
@@ -431,10 +520,13 @@ class TamperTest(unittest.TestCase):
             for idx, body in rows:
                 event = json.loads(body)
                 event["index"] = idx - 1
+                # Careful: the search columns say what the bodies say.
                 connection.execute(
-                    "INSERT INTO audit_events (idx, time, type, actor, body, previous_hash, hash) "
-                    "VALUES (?, ?, ?, ?, ?, '', '')",
-                    (idx - 1, event["time"], event["type"], event["actor"], jcs(event).decode()))
+                    "INSERT INTO audit_events (idx, time, type, actor, review_id, action_digest, "
+                    "verb, body, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, '', '')",
+                    (idx - 1, event["time"], event["type"], event["actor"],
+                     event["review_id"] or None, event["action_digest"] or None,
+                     event["details"].get("verb"), jcs(event).decode()))
             self.rewrite_everything(connection)
         # The stored checkpoints, which the attacker cannot re-sign, no
         # longer fit: the damage is at or before event 4.
@@ -522,6 +614,23 @@ class TamperTest(unittest.TestCase):
             self.assert_detected(None, "forged")
             # With --pubkey given explicitly, same result.
             self.assert_detected(None, "forged", args=("--pubkey", self.g.vkey))
+
+    def test_edited_actor_column_alone(self):
+        # The hashed body is untouched, so every hash still holds; only the
+        # search column changed: the event would be found under another name.
+        index = next(e["index"] for e in self.events if e["actor"] == "alice@example.com")
+        with self.db() as connection:
+            connection.execute("UPDATE audit_events SET actor = 'mallory@example.com' WHERE idx = ?",
+                               (index,))
+        report = self.assert_detected(index, 'the actor column says "mallory@example.com"',
+                                      'the hashed event says "alice@example.com"')
+        self.assertEqual(len(report["problems"]), 1, report)
+
+    def test_edited_review_column_hides_an_event_from_search(self):
+        index = next(e["index"] for e in self.events if e["type"] == "review.approved")
+        with self.db() as connection:
+            connection.execute("UPDATE audit_events SET review_id = NULL WHERE idx = ?", (index,))
+        self.assert_detected(index, "review_id column says NULL")
 
     def test_tampered_tree_node(self):
         with self.db() as connection:

@@ -21,7 +21,7 @@ class CheckAndExplainTest(unittest.TestCase):
     def test_check_accepts_quickstart(self):
         result = run_cli("check", "--config", QUICKSTART)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertIn("OK (4 rules", result.stdout)
+        self.assertIn("OK (6 rules", result.stdout)
 
     def test_check_names_file_and_line(self):
         with tempfile.TemporaryDirectory() as directory:
@@ -80,7 +80,7 @@ class CheckAndExplainTest(unittest.TestCase):
         explained = json.loads(result.stdout)
         self.assertEqual(explained["decision"], "review")
         self.assertEqual(explained["matched"], ["production-changes"])
-        self.assertEqual(len(explained["rules"]), 4)
+        self.assertEqual(len(explained["rules"]), 6)
 
     def test_mask_reads_stdin(self):
         result = run_cli("mask", "--json", timeout=10) if False else None

@@ -2,7 +2,9 @@
 
 oidc-provider (npm, pinned) runs on loopback as the IdP (tests/e2e/oidc).
 Agents use client credentials tokens; every bad token is refused with a 401
-and an auth.failed audit event; keys rotate while the gateway runs.
+and an auth.failed audit event; keys rotate while the gateway runs; people
+sign in to the web UI with Authorization Code + PKCE and to the CLI with the
+device grant.
 """
 import hashlib
 import hmac
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -269,6 +272,76 @@ class OidcDeviceLogin(unittest.TestCase):
                                         env=env, timeout=60)
                 self.assertEqual(result.returncode, 0, result.stderr)
                 self.assertFalse(os.path.exists(token_file))
+
+
+@unittest.skipUnless(node_available(), "node and oidc-provider are needed (npm ci)")
+class OidcBrowserLogin(unittest.TestCase):
+    """The web UI's sign-in: Authorization Code + PKCE through the IdP's pages."""
+
+    def test_code_flow_signs_a_person_in_to_the_web_ui(self):
+        with Idp() as idp:
+            idp.start("a")
+            secret_file = os.path.join(idp.directory, "web-client-secret")
+            with open(secret_file, "w") as handle:
+                handle.write("web-secret\n")
+            login_lines = (
+                "        login:\n"
+                "          client_id: countersign-web\n"
+                f"          client_secret: file:{secret_file}\n"
+                "          scopes: [openid, email, profile, groups]\n"
+                "    login:\n"
+                "      issuer: test-idp\n"
+                "      session_lifetime: 1h\n")
+            with Gateway(oidc_config(idp.issuer, login_lines)) as g:
+                # The IdP registers the gateway's callback: start it again
+                # (same keys, same port) now that the gateway's URL is known.
+                idp.gateway_url = g.url
+                idp.restart("a")
+
+                status, methods, _ = g.request("GET", "/ui/login-methods")
+                self.assertEqual(status, 200, methods)
+                self.assertEqual(methods["oidc"], {"name": "test-idp", "login_url": "/auth/login"})
+
+                browser = Browser("alice")
+                browser.complete(g.url + "/auth/login?return_to=/ui/mine")
+                self.assertEqual(browser.url, g.url + "/ui/mine")
+                cookies = {cookie.name: cookie for cookie in browser.cookies}
+                self.assertIn("countersign_session", cookies)
+                self.assertTrue(cookies["countersign_session"].has_nonstandard_attr("HttpOnly"))
+                self.assertNotIn("countersign_session_login", cookies)  # cleared after use
+
+                status = browser.open(g.url + "/ui/session")
+                self.assertEqual(status, 200, browser.page)
+                session = json.loads(browser.page)
+                self.assertEqual(session["subject"], "alice")
+                self.assertEqual(session["kind"], "human")
+                self.assertEqual(session["login_method"], "oidc")
+                self.assertEqual(session["groups"], ["sre"])
+
+                # She decides with her session: only with the CSRF token.
+                status, body, _ = g.act("demo-agent-key", "production", "exec:restart", {"service": "web"})
+                self.assertEqual(status, 202, body)
+                approve = f"{g.url}/v1/reviews/{body['review_id']}/approve"
+
+                def post(url, csrf=None):
+                    request = urllib.request.Request(url, data=b"{}", method="POST")
+                    request.add_header("Content-Type", "application/json")
+                    if csrf:
+                        request.add_header("X-CSRF-Token", csrf)
+                    try:
+                        with browser.opener.open(request, timeout=15) as response:
+                            return response.status
+                    except urllib.error.HTTPError as error:
+                        return error.code
+
+                self.assertEqual(post(approve), 403)
+                self.assertEqual(post(approve, session["csrf_token"]), 200)
+                status, review, _ = g.request("GET", f"/v1/reviews/{body['review_id']}", ALICE)
+                self.assertEqual(review["state"], "approved", review)
+                self.assertEqual(review["votes"][0]["approver"], "alice")
+
+                self.assertEqual(post(g.url + "/auth/logout", session["csrf_token"]), 200)
+                self.assertEqual(browser.open(g.url + "/ui/session"), 401)
 
 
 class OidcConfig(unittest.TestCase):

@@ -249,7 +249,8 @@ TEST_F(LogVerifierTest, UnsignedCheckpointsAreCountedNotTrusted) {
 
 TEST_F(LogVerifierTest, StoredTreeMustMatch) {
   LogVerifier verifier(keyed());
-  for (const Row& row : rows_) ASSERT_TRUE(verifier.add_event(row.index, row.body, row.leaf, row.previous_hash, row.hash));
+  for (const Row& row : rows_)
+    ASSERT_TRUE(verifier.add_event(row.index, row.body, row.leaf, row.previous_hash, row.hash));
   verifier.finish_events();
   verifier.check_tree_node(2, 1, hash_bytes(hash_leaf("wrong")));
   auto report = verifier.report();
@@ -257,7 +258,8 @@ TEST_F(LogVerifierTest, StoredTreeMustMatch) {
   EXPECT_EQ(report.problems.front().index, 4);  // level 2, position 1 covers events 4..7
 
   LogVerifier counting(keyed());
-  for (const Row& row : rows_) counting.add_event(row.index, row.body, row.leaf, row.previous_hash, row.hash);
+  for (const Row& row : rows_)
+    counting.add_event(row.index, row.body, row.leaf, row.previous_hash, row.hash);
   counting.finish_events();
   counting.check_tree_node_count(3);
   EXPECT_FALSE(counting.report().intact);

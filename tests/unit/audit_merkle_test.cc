@@ -23,10 +23,14 @@ std::string unhex(std::string_view hex) {
 
 // The eight leaves of the reference tree.
 const std::vector<std::string>& reference_leaves() {
-  static const std::vector<std::string> leaves = {
-      unhex(""),         unhex("00"),       unhex("10"),
-      unhex("2021"),     unhex("3031"),     unhex("40414243"),
-      unhex("5051525354555657"), unhex("606162636465666768696a6b6c6d6e6f")};
+  static const std::vector<std::string> leaves = {unhex(""),
+                                                  unhex("00"),
+                                                  unhex("10"),
+                                                  unhex("2021"),
+                                                  unhex("3031"),
+                                                  unhex("40414243"),
+                                                  unhex("5051525354555657"),
+                                                  unhex("606162636465666768696a6b6c6d6e6f")};
   return leaves;
 }
 
@@ -71,16 +75,19 @@ struct ConsistencyVector {
 
 const std::vector<InclusionVector>& inclusion_vectors() {
   static const std::vector<InclusionVector> vectors = {
-      {0, 8,
+      {0,
+       8,
        {h("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"),
         h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
         h("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4")}},
-      {5, 8,
+      {5,
+       8,
        {h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"),
         h("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
         h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")}},
       {2, 3, {h("fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125")}},
-      {1, 5,
+      {1,
+       5,
        {h("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
         h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
         h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b")}},
@@ -92,18 +99,22 @@ const std::vector<InclusionVector>& inclusion_vectors() {
 const std::vector<ConsistencyVector>& consistency_vectors() {
   static const std::vector<ConsistencyVector> vectors = {
       {1, 1, {}},
-      {1, 8,
+      {1,
+       8,
        {h("96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7"),
         h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
         h("6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4")}},
-      {6, 8,
+      {6,
+       8,
        {h("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"),
         h("ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0"),
         h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")}},
-      {2, 5,
+      {2,
+       5,
        {h("5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e"),
         h("bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b")}},
-      {6, 7,
+      {6,
+       7,
        {h("0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a"),
         h("b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f"),
         h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7")}},
@@ -214,7 +225,8 @@ TEST(MerkleTest, CorruptedConsistencyProofsAreRefused) {
     const Hash r2 = reference_roots()[n - 1];
     auto refused = [&](std::uint64_t a, std::uint64_t b, const Hash& x, const Hash& y,
                        const std::vector<Hash>& proof, const char* what) {
-      EXPECT_FALSE(verify_consistency(a, b, x, y, proof)) << what << " (" << m << " -> " << n << ")";
+      EXPECT_FALSE(verify_consistency(a, b, x, y, proof))
+          << what << " (" << m << " -> " << n << ")";
     };
     refused(m - 1, n, r1, r2, vector.proof, "size1 - 1");
     refused(m + 1, n, r1, r2, vector.proof, "size1 + 1");
@@ -256,8 +268,8 @@ TEST(MerkleTest, TrivialConsistencyCases) {
   EXPECT_FALSE(verify_consistency(3, 3, a, b, {}));   // same size, two roots
   EXPECT_FALSE(verify_consistency(3, 3, a, a, {a}));  // proof where none belongs
   EXPECT_FALSE(verify_consistency(0, 5, a, b, {a}));
-  EXPECT_FALSE(verify_consistency(2, 1, a, b, {}));   // time travel
-  EXPECT_FALSE(verify_consistency(1, 2, a, b, {}));   // missing proof
+  EXPECT_FALSE(verify_consistency(2, 1, a, b, {}));  // time travel
+  EXPECT_FALSE(verify_consistency(1, 2, a, b, {}));  // missing proof
   EXPECT_FALSE(verify_inclusion(0, 0, a, {}, a));
   EXPECT_FALSE(verify_inclusion(1, 1, a, {}, a));
   EXPECT_TRUE(verify_inclusion(0, 1, a, {}, a));

@@ -20,7 +20,8 @@ constexpr const char* kGoNote =
     "then you don't know what your problem is.\n"
     "\n"
     "\xE2\x80\x94 PeterNeumann "
-    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
+    "x08go/ZJkuBS9UG/"
+    "SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n";
 
 constexpr const char* kSpecVerifier =
     "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
@@ -28,7 +29,8 @@ constexpr const char* kSpecNote =
     "This is an example message.\n"
     "\n"
     "\xE2\x80\x94 example.com/foo "
-    "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+    "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM="
+    "\n";
 
 TEST(Base64Test, RoundTripsAndRefusesMalformedInput) {
   for (std::string text : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
@@ -38,10 +40,10 @@ TEST(Base64Test, RoundTripsAndRefusesMalformedInput) {
   }
   EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
   EXPECT_EQ(base64_encode("fo"), "Zm8=");
-  EXPECT_FALSE(base64_decode("Zm8"));     // no padding
-  EXPECT_FALSE(base64_decode("Zm9=="));   // padding in the wrong place
+  EXPECT_FALSE(base64_decode("Zm8"));    // no padding
+  EXPECT_FALSE(base64_decode("Zm9=="));  // padding in the wrong place
   EXPECT_FALSE(base64_decode("Zm9 vYmFy"));
-  EXPECT_FALSE(base64_decode("Zm9="));    // non-zero bits under the padding
+  EXPECT_FALSE(base64_decode("Zm9="));  // non-zero bits under the padding
   EXPECT_FALSE(base64_decode("Z=8="));
 }
 
@@ -58,7 +60,8 @@ TEST(NoteTest, SignsExactlyLikeTheReferenceImplementation) {
 }
 
 TEST(NoteTest, VerifiesTheReferenceNotes) {
-  for (auto [vkey, message] : {std::pair{kGoVerifier, kGoNote}, std::pair{kSpecVerifier, kSpecNote}}) {
+  for (auto [vkey, message] :
+       {std::pair{kGoVerifier, kGoNote}, std::pair{kSpecVerifier, kSpecNote}}) {
     auto verifier = NoteVerifier::parse(vkey);
     ASSERT_TRUE(verifier) << verifier.error().message;
     EXPECT_EQ(verifier->vkey(), vkey);
@@ -97,17 +100,19 @@ TEST(NoteTest, AlteredTextOrSignatureIsRefused) {
 
 TEST(NoteTest, MalformedNotesAndKeysAreRefused) {
   EXPECT_FALSE(parse_note("no blank line\n"));
-  EXPECT_FALSE(parse_note("text\n\n"));                      // no signatures
-  EXPECT_FALSE(parse_note("text\n\n- name AAAAAAAA\n"));      // hyphen, not em dash
+  EXPECT_FALSE(parse_note("text\n\n"));                              // no signatures
+  EXPECT_FALSE(parse_note("text\n\n- name AAAAAAAA\n"));             // hyphen, not em dash
   EXPECT_FALSE(parse_note("text\n\n\xE2\x80\x94 name AAAAAA==\n"));  // under 5 bytes
   EXPECT_FALSE(parse_note("text\n\n\xE2\x80\x94 name AAAAAAAA"));    // no final newline
   EXPECT_FALSE(parse_note("te\x01xt\n\n\xE2\x80\x94 name AAAAAAAA\n"));
   EXPECT_TRUE(parse_note("text\n", true));  // unsigned allowed only when asked
-  EXPECT_FALSE(NoteVerifier::parse("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"));
+  EXPECT_FALSE(
+      NoteVerifier::parse("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"));
   EXPECT_FALSE(NoteVerifier::parse("PeterNeumann+c74f20a3"));
   EXPECT_FALSE(NoteVerifier::parse(kGoSigner));
   EXPECT_FALSE(NoteSigner::parse(kGoVerifier));
-  EXPECT_FALSE(NoteSigner::parse("PRIVATE+KEY+PeterNeumann+c74f20a4+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"));
+  EXPECT_FALSE(NoteSigner::parse(
+      "PRIVATE+KEY+PeterNeumann+c74f20a4+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"));
   EXPECT_FALSE(NoteSigner::generate("has space"));
   EXPECT_FALSE(NoteSigner::generate("has+plus"));
   EXPECT_FALSE(NoteSigner::generate(""));
@@ -131,7 +136,8 @@ TEST(CheckpointTest, FormatsAndParsesTheC2spBody) {
   Checkpoint checkpoint;
   checkpoint.origin = "countersign.example/audit";
   checkpoint.size = 8;
-  checkpoint.root = *hash_from_hex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328");
+  checkpoint.root =
+      *hash_from_hex("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328");
   EXPECT_EQ(checkpoint_text(checkpoint),
             "countersign.example/audit\n8\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n");
   auto parsed = parse_checkpoint_text(checkpoint_text(checkpoint));

@@ -114,7 +114,7 @@ TEST(ConfigQuickstart, LoadsAndCompiles) {
   ASSERT_TRUE(alice.has_value());
   EXPECT_EQ(alice->subject, "alice@example.com");
 
-  ASSERT_EQ(config->targets.size(), 2u);
+  ASSERT_EQ(config->targets.size(), 3u);
   const auto& production = config->targets.at("production");
   EXPECT_EQ(production.door, "actions");
   EXPECT_EQ(production.hold_timeout, 30'000);
@@ -122,9 +122,10 @@ TEST(ConfigQuickstart, LoadsAndCompiles) {
   EXPECT_EQ(production.secrets.at("DEPLOY_TOKEN").reference,
             "file:" + (path.parent_path() / "secrets" / "deploy-token").string());
   EXPECT_EQ(config->targets.at("reports").hold_timeout, 30'000);  // the default
+  EXPECT_EQ(config->targets.at("files").door, "mcp");  // the MCP door on examples/sandbox
 
   EXPECT_EQ(config->policy.default_effect, Effect::deny);
-  ASSERT_EQ(config->policy.rules.size(), 4u);
+  ASSERT_EQ(config->policy.rules.size(), 6u);
   const auto& changes = config->policy.rules[1];
   EXPECT_EQ(changes.id, "production-changes");
   EXPECT_EQ(changes.effect, Effect::review);
@@ -148,7 +149,7 @@ TEST(ConfigQuickstart, LoadsAndCompiles) {
 
   auto policy = policy::Policy::compile(config->policy);
   ASSERT_TRUE(policy.has_value()) << policy.error().message;
-  EXPECT_EQ(policy->rule_count(), 4u);
+  EXPECT_EQ(policy->rule_count(), 6u);
 }
 
 TEST(ConfigQuickstart, RuleLocationsPointIntoTheFile) {

@@ -10,6 +10,7 @@
 #include <future>
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -237,6 +238,75 @@ TEST_F(GatewayTest, AllowExecutesAndIsAudited) {
   EXPECT_TRUE(notified().empty());
 }
 
+// submit_async: the door learns the outcome only once its decision is in
+// the log; the callback comes from the store's writer thread.
+TEST_F(GatewayTest, SubmitAsyncAnswersOnceTheDecisionIsDurable) {
+  std::promise<Result<Outcome>> answered;
+  std::promise<std::int64_t> logged_when_answered;
+  std::promise<std::thread::id> answered_on;
+  gateway_->submit_async(who("agent"), request("read:logs"), [&](Result<Outcome> outcome) {
+    logged_when_answered.set_value(store_->event_count().value_or(-1));
+    answered_on.set_value(std::this_thread::get_id());
+    answered.set_value(std::move(outcome));
+  });
+  auto outcome = answered.get_future().get();
+  ASSERT_TRUE(outcome.has_value()) << outcome.error().message;
+  EXPECT_TRUE(outcome->execute);
+  EXPECT_EQ(outcome->decision.effect, Effect::allow);
+  EXPECT_EQ(logged_when_answered.get_future().get(), 1);
+  EXPECT_NE(answered_on.get_future().get(), std::this_thread::get_id());
+  auto decided = events("action.decided");
+  ASSERT_EQ(decided.size(), 1u);
+  EXPECT_EQ(decided[0].action_digest, outcome->digest);
+  EXPECT_EQ(gateway_->counters().decisions_allow.load(), 1u);
+
+  // A deny is audited the same way and does not execute.
+  std::promise<Result<Outcome>> denied;
+  gateway_->submit_async(who("agent"), request("sql:DROP"),
+                         [&](Result<Outcome> result) { denied.set_value(std::move(result)); });
+  auto deny = denied.get_future().get();
+  ASSERT_TRUE(deny.has_value());
+  EXPECT_FALSE(deny->execute);
+  EXPECT_EQ(events("action.decided").size(), 2u);
+}
+
+TEST_F(GatewayTest, SubmitAsyncOpensReviewsAndRefusesBadRequests) {
+  std::optional<Result<Outcome>> answer;
+  gateway_->submit_async(who("agent"), request("exec:deploy"),
+                         [&](Result<Outcome> outcome) { answer = std::move(outcome); });
+  ASSERT_TRUE(answer.has_value()) << "a review is decided before submit_async returns";
+  ASSERT_TRUE(answer->has_value());
+  ASSERT_TRUE((*answer)->review.has_value());
+  EXPECT_EQ((*answer)->review->state, ReviewState::pending);
+  EXPECT_FALSE((*answer)->execute);
+  EXPECT_EQ(count(ReviewState::pending), 1);
+  EXPECT_THAT(event_types((*answer)->review->id), ElementsAre("action.decided", "review.created"));
+
+  ActionRequest unknown = request("read:logs");
+  unknown.target = "nowhere";
+  std::optional<Result<Outcome>> refused;
+  gateway_->submit_async(who("agent"), unknown,
+                         [&](Result<Outcome> outcome) { refused = std::move(outcome); });
+  ASSERT_TRUE(refused.has_value());
+  ASSERT_FALSE(refused->has_value());
+  EXPECT_EQ(refused->error().code, ErrorCode::not_found);
+}
+
+TEST_F(GatewayTest, RecordExecutionAsyncLogsTheResultInOrder) {
+  auto outcome = submit(who("agent"), request("read:logs"));
+  std::promise<Result<void>> recorded;
+  gateway_->record_execution_async(outcome, true, {{"status", 200}},
+                                   [&](Result<void> done) { recorded.set_value(done); });
+  ASSERT_TRUE(recorded.get_future().get().has_value());
+  auto all = events();
+  ASSERT_EQ(all.size(), 2u);
+  EXPECT_EQ(all[0].type, "action.decided");
+  EXPECT_EQ(all[1].type, "action.executed");
+  EXPECT_EQ(all[1].action_digest, outcome.digest);
+  EXPECT_EQ(all[1].details.at("status"), boost::json::value(200));
+  EXPECT_EQ(all[1].details.at("action_id"), boost::json::value(outcome.action.id));
+}
+
 TEST_F(GatewayTest, DenyDoesNotExecuteAndIsAudited) {
   auto outcome = submit(who("agent"), request("sql:DROP TABLE"));
   EXPECT_EQ(outcome.decision.effect, Effect::deny);
@@ -354,6 +424,41 @@ TEST_F(GatewayTest, IdenticalPendingRequestJoinsTheSameReview) {
 
 // ---------------------------------------------------------------------------
 // approval, grants and redemption
+
+TEST(GatewayConcurrency, IdenticalConcurrentSubmissionsShareOnePendingReview) {
+  TempDatabase database;
+  auto store = open_store(database.path());
+  ManualClock clock{kStart};
+  auto gateway = make_gateway(*store, clock);
+  auto agent = gateway->authenticate("Bearer agent-key", "127.0.0.1");
+  ASSERT_TRUE(agent);
+  constexpr int kThreads = 8;
+  std::latch start(kThreads);
+  std::vector<std::string> review_ids(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      start.arrive_and_wait();
+      auto outcome = gateway->submit(*agent, request("exec:deploy"));
+      ASSERT_TRUE(outcome) << outcome.error().message;
+      ASSERT_TRUE(outcome->review.has_value());
+      EXPECT_EQ(outcome->review->state, ReviewState::pending);
+      review_ids[t] = outcome->review->id;
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  auto pending = store->count_reviews(ReviewState::pending);
+  ASSERT_TRUE(pending);
+  EXPECT_EQ(*pending, 1);
+  for (const auto& id : review_ids) EXPECT_EQ(id, review_ids[0]);
+  // Every submission is audited, against the one review.
+  store::AuditFilter filter;
+  filter.type = "action.decided";
+  filter.review_id = review_ids[0];
+  auto decided = store->list_events(filter);
+  ASSERT_TRUE(decided);
+  EXPECT_EQ(decided->events.size(), static_cast<std::size_t>(kThreads));
+}
 
 TEST_F(GatewayTest, ApprovalIssuesAGrantThatAnIdenticalResubmitRedeemsOnce) {
   auto agent = who("agent");

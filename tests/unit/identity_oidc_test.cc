@@ -288,6 +288,47 @@ TEST_F(OidcTest, UnknownKidIsRefusedAndTriggersARateLimitedRefresh) {
   EXPECT_FALSE(auth->authenticate(token(rsa, good_claims(), "RS256")).has_value());
 }
 
+TEST_F(OidcTest, VerifiedTokensAreRememberedYetEveryClaimIsCheckedAgain) {
+  auto auth = make();
+  const std::string good = token(ec, good_claims());
+  ASSERT_TRUE(auth->authenticate(good).has_value());
+  EXPECT_EQ(auth->verified_tokens(), 1u);
+  ASSERT_TRUE(auth->authenticate(good).has_value());
+  EXPECT_EQ(auth->verified_tokens(), 1u);
+
+  // A remembered signature is not a remembered decision: the audience is
+  // checked on every call.
+  auto claims = good_claims();
+  claims["aud"] = "someone-else";
+  const std::string elsewhere = token(ec, claims);
+  for (int i = 0; i < 2; ++i) {
+    auto refused = auth->authenticate(elsewhere);
+    ASSERT_FALSE(refused.has_value());
+    EXPECT_THAT(refused.error().message, HasSubstr("audience"));
+  }
+  EXPECT_EQ(auth->verified_tokens(), 2u);
+
+  // Another signature on the same content is another token.
+  std::string tampered = good;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(auth->authenticate(tampered).has_value());
+
+  // Expiry is checked on every call, and ends the entry.
+  clock.advance(300'000 + 31'000);
+  auto expired = auth->authenticate(good);
+  ASSERT_FALSE(expired.has_value());
+  EXPECT_THAT(expired.error().message, HasSubstr("expired"));
+  clock.advance(-(300'000 + 31'000));
+
+  // A new key set (here without the EC key) forgets what the old one verified.
+  ASSERT_TRUE(auth->authenticate(good).has_value());
+  idp.set_keys({&rsa, &ed});
+  ASSERT_TRUE(auth->refresh(0).has_value());
+  auto dropped = auth->authenticate(good);
+  ASSERT_FALSE(dropped.has_value());
+  EXPECT_THAT(dropped.error().message, HasSubstr("unknown key"));
+}
+
 TEST_F(OidcTest, PeriodicRefreshAndFailuresKeepOldKeys) {
   auto issuer = issuer_config();
   issuer.jwks_refresh = 60'000;

@@ -1,8 +1,8 @@
 // Randomized properties of the scanner and the JSON redactor (a seeded,
-// deterministic stand-in for the libFuzzer targets, which this toolchain
-// cannot build: see docs/masking.md). For arbitrary bytes around a planted
-// secret: no crash, findings inside the input, sorted and disjoint, and the
-// secret never in the output.
+// deterministic version of the libFuzzer targets in fuzz/, which need clang
+// and run by hand: see docs/masking.md). For arbitrary bytes around a
+// planted secret: no crash, findings inside the input, sorted and disjoint,
+// and the secret never in the output.
 #include <random>
 #include <string>
 #include <vector>

@@ -167,13 +167,13 @@ TEST_F(UiHandlerTest, ServesAssetsAndNothingElse) {
   EXPECT_EQ(header(bare, "Location"), "/ui/");
 }
 
-TEST_F(UiHandlerTest, LoginSetsAStrictHttpOnlyCookieAndNeverEchoesTheKey) {
+TEST_F(UiHandlerTest, LoginSetsALaxHttpOnlyCookieAndNeverEchoesTheKey) {
   auto response = call("POST", "/ui/login", R"({"api_key":"alice-key"})");
   ASSERT_EQ(response.status, 200u) << response.body;
   const std::string cookie = header(response, "Set-Cookie");
   EXPECT_THAT(cookie, HasSubstr("countersign_session="));
   EXPECT_THAT(cookie, HasSubstr("HttpOnly"));
-  EXPECT_THAT(cookie, HasSubstr("SameSite=Strict"));
+  EXPECT_THAT(cookie, HasSubstr("SameSite=Lax"));
   EXPECT_THAT(cookie, Not(HasSubstr("alice-key")));
   EXPECT_THAT(response.body, Not(HasSubstr("alice-key")));
   auto body = boost::json::parse(response.body).as_object();
@@ -300,6 +300,62 @@ TEST_F(UiHandlerTest, ALoginReplacesTheBrowsersPreviousSession) {
   ASSERT_EQ(response.status, 200u);
   EXPECT_EQ(call("GET", "/v1/whoami", "", first.cookie).status, 401u);
   EXPECT_EQ(sessions_->size(), 1u);
+}
+
+TEST_F(UiHandlerTest, WithoutAnIdentityProviderOnlyApiKeysAreOffered) {
+  auto methods = call("GET", "/ui/login-methods");
+  ASSERT_EQ(methods.status, 200u) << methods.body;
+  auto body = boost::json::parse(methods.body).as_object();
+  EXPECT_EQ(body["api_key"], true);
+  EXPECT_TRUE(body["oidc"].is_null());
+  EXPECT_EQ(ui_->oidc_login(), nullptr);
+
+  // /auth/* belongs to the UI; sign-in says plainly that it is not set up.
+  EXPECT_TRUE(UiHandler::owns("/auth/login"));
+  auto login = call("GET", "/auth/login");
+  EXPECT_EQ(login.status, 404u);
+  EXPECT_EQ(login.content_type, "text/html; charset=utf-8");
+  EXPECT_THAT(login.body, HasSubstr("identity.oidc.login"));
+  EXPECT_THAT(header(login, "Content-Security-Policy"), HasSubstr("script-src 'self'"));
+  EXPECT_EQ(call("GET", "/auth/elsewhere").status, 404u);
+  EXPECT_EQ(call("POST", "/auth/login").status, 405u);
+
+  ApiRequest request;
+  request.method = "GET";
+  request.path = "/auth/callback";
+  request.query = {{"code", "c"}, {"state", "<script>"}};
+  auto callback = ui_->begin_callback(request);
+  EXPECT_FALSE(callback.token_request.has_value());
+  EXPECT_EQ(callback.response.status, 404u);
+  EXPECT_THAT(callback.response.body, Not(HasSubstr("<script>")));
+}
+
+TEST_F(UiHandlerTest, AuthLogoutEndsTheSessionLikeUiLogout) {
+  Login alice = login("alice-key");
+  EXPECT_EQ(call("POST", "/auth/logout", "", alice.cookie).status, 403u);  // no CSRF token
+  EXPECT_EQ(call("GET", "/ui/session", "", alice.cookie).status, 200u);
+  auto out = call("POST", "/auth/logout", "", alice.cookie, alice.csrf);
+  EXPECT_EQ(out.status, 200u) << out.body;
+  EXPECT_THAT(header(out, "Set-Cookie"), HasSubstr("Max-Age=0"));
+  EXPECT_EQ(call("GET", "/ui/session", "", alice.cookie).status, 401u);
+  EXPECT_EQ(call("GET", "/auth/logout").status, 405u);
+}
+
+TEST(UiSessionOptionsFromConfig, BrowserLoginSetsLifetimeAndCookieName) {
+  config::Config config;
+  config.public_url = "https://countersign.example.com";
+  EXPECT_TRUE(ui_session_options(config).secure);
+  EXPECT_EQ(ui_session_options(config).cookie_name, "countersign_session");
+  config.browser_login.issuer_name = "corp";
+  config.browser_login.session_lifetime = 3'600'000;
+  config.browser_login.cookie_name = "cs";
+  auto options = ui_session_options(config);
+  EXPECT_EQ(options.absolute_timeout, 3'600'000);
+  EXPECT_EQ(options.cookie_name, "cs");
+  ManualClock clock(kStart);
+  UiSessionStore store(clock, options);
+  EXPECT_EQ(store.cookie_name(), "__Host-cs");
+  EXPECT_EQ(store.create(Identity{}, "oidc").set_cookie.rfind("__Host-cs=", 0), 0u);
 }
 
 }  // namespace

@@ -40,13 +40,13 @@ TEST(UiCookies, SafeMethods) {
   EXPECT_FALSE(is_safe_method("get"));  // methods are case-sensitive: treat as unsafe
 }
 
-TEST(UiSessionStore, CookieIsHttpOnlyStrictAndSecureOnlyOverHttps) {
+TEST(UiSessionStore, CookieIsHttpOnlyLaxAndSecureOnlyOverHttps) {
   ManualClock clock(kStart);
   UiSessionStore plain(clock);
   auto created = plain.create(alice(), "api-key");
   EXPECT_THAT(created.set_cookie, HasSubstr("countersign_session=" + created.id));
   EXPECT_THAT(created.set_cookie, HasSubstr("HttpOnly"));
-  EXPECT_THAT(created.set_cookie, HasSubstr("SameSite=Strict"));
+  EXPECT_THAT(created.set_cookie, HasSubstr("SameSite=Lax"));
   EXPECT_THAT(created.set_cookie, HasSubstr("Path=/"));
   EXPECT_EQ(created.set_cookie.find("Secure"), std::string::npos);
   EXPECT_EQ(created.id.size(), 64u);

@@ -1,7 +1,9 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -567,6 +569,89 @@ TEST(SqliteStoreAudit, ChainVerifiesAfterManyAppendsFromManyThreads) {
   for (int i = 0; i < 50; ++i) expected += 4 * (i % 3 + 1);
   EXPECT_EQ(*store->event_count(), expected);
   expect_chain_verifies(*store);
+}
+
+TEST(SqliteStoreReviews, OnlyOnePendingReviewPerDigestAndRequester) {
+  auto store = open_store(":memory:");
+  review::Review first = make_review("rv_first", kNow);
+  std::vector<audit::AuditEvent> events{make_event("review.created", "rv_first")};
+  ASSERT_TRUE(store->create_review(first, events));
+
+  // Same action (digest) from the same requester, under another id: refused, nothing written.
+  review::Review second = make_review("rv_first", kNow + 1);
+  second.id = "rv_second";
+  std::vector<audit::AuditEvent> more{make_event("review.created", "rv_second")};
+  auto refused = store->create_review(second, more);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::conflict);
+  EXPECT_EQ(*store->event_count(), 1);
+  EXPECT_EQ(store->get_review("rv_second").error().code, ErrorCode::not_found);
+
+  // Another requester may have its own pending review of the same digest.
+  review::Review theirs = make_review("rv_first", kNow + 2, "agent:other-bot");
+  theirs.id = "rv_theirs";
+  std::vector<audit::AuditEvent> their_events{make_event("review.created", "rv_theirs")};
+  EXPECT_TRUE(store->create_review(theirs, their_events));
+
+  // Once the first is no longer pending, the same action may be reviewed again.
+  first.state = review::ReviewState::rejected;
+  first.decided_at = kNow + 3;
+  std::vector<audit::AuditEvent> rejected{make_event("review.rejected", "rv_first")};
+  ASSERT_TRUE(store->update_review(first, std::nullopt, rejected));
+  std::vector<audit::AuditEvent> again{make_event("review.created", "rv_second")};
+  EXPECT_TRUE(store->create_review(second, again));
+}
+
+TEST(SqliteStoreAudit, QueuedAppendsCommitInOrderAndCallBackWhenDurable) {
+  auto store = open_store(":memory:");
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::vector<std::int64_t> seen_counts;
+  const int kQueued = 200;
+  for (int i = 0; i < kQueued; ++i) {
+    audit::AuditEvent event = make_event("action.decided");
+    event.details["i"] = i;
+    store->append_events_async({event}, [&](Result<void> appended) {
+      ASSERT_TRUE(appended) << appended.error().message;
+      // By the time a caller hears back, its event is readable.
+      auto count = store->event_count();
+      std::lock_guard lock(mutex);
+      seen_counts.push_back(count.value_or(-1));
+      all_done.notify_one();
+    });
+  }
+  // A blocking append queued after them commits after them.
+  std::vector<audit::AuditEvent> last{make_event("action.executed")};
+  ASSERT_TRUE(store->append_events(last));
+  EXPECT_EQ(last[0].index, kQueued);
+  {
+    std::unique_lock lock(mutex);
+    all_done.wait(lock, [&] { return seen_counts.size() == kQueued; });
+    for (std::int64_t count : seen_counts) EXPECT_GE(count, 1);
+  }
+  AuditFilter filter;
+  filter.limit = 1000;
+  auto page = store->list_events(filter);
+  ASSERT_TRUE(page);
+  ASSERT_EQ(page->events.size(), static_cast<std::size_t>(kQueued + 1));
+  for (int i = 0; i < kQueued; ++i)
+    EXPECT_EQ(page->events[i].details.at("i"), boost::json::value(i)) << "queue order kept";
+  expect_chain_verifies(*store);
+}
+
+TEST(SqliteStoreAudit, ClosingTheStoreCommitsWhatIsQueued) {
+  TempDatabase database;
+  std::atomic<int> callbacks{0};
+  {
+    auto store = open_store(database.path());
+    for (int i = 0; i < 500; ++i)
+      store->append_events_async({make_event("action.executed")},
+                                 [&](Result<void> appended) { callbacks += appended ? 1 : 0; });
+  }  // closes right away, with most of them still queued
+  EXPECT_EQ(callbacks.load(), 500);
+  auto reopened = open_store(database.path());
+  EXPECT_EQ(*reopened->event_count(), 500);
+  expect_chain_verifies(*reopened);
 }
 
 TEST(SqliteStoreAudit, AppendFillsIndexesHashesAndControls) {

@@ -76,6 +76,7 @@ async function render() {
     const next = safeNext(new URLSearchParams(location.search).get('next'));
     if (state.session) { navigate(next, { replace: true }); return; }
     state.view = loginView(clear(main), {
+      next,
       onSignedIn: async () => {
         await loadSession();
         startEvents();
@@ -176,7 +177,8 @@ document.addEventListener('click', (event) => {
 window.addEventListener('popstate', () => render());
 
 document.getElementById('logout').addEventListener('click', async () => {
-  try { await api.post('/ui/logout'); } catch { /* signed out either way */ }
+  const path = state.session && state.session.login_method === 'oidc' ? '/auth/logout' : '/ui/logout';
+  try { await api.post(path); } catch { /* signed out either way */ }
   stopEvents();
   state.session = null;
   showSignedIn(null);

@@ -63,9 +63,14 @@ export function auditView(main) {
     return out;
   }
 
+  // The audit API may lack checkpoints altogether (404 "no such endpoint"),
+  // or not have issued the first one yet (404 with its own message).
+  const missingEndpoint = (error) => error && (error.status === 405 ||
+    (error.status === 404 && /no such endpoint/i.test(error.message)));
+
   async function loadCheckpoint() {
     try {
-      checkpoint = parseCheckpoint(await api.get('/v1/audit/checkpoint'));
+      checkpoint = parseCheckpoint(await api.get('/v1/audit/checkpoint?format=json'));
       checkpointError = null;
     } catch (error) {
       checkpoint = null;
@@ -73,17 +78,29 @@ export function auditView(main) {
     }
   }
 
+  // Until a checkpoint exists, look again now and then.
+  const retry = setInterval(async () => {
+    if (checkpoint || missingEndpoint(checkpointError)) return;
+    await loadCheckpoint();
+    if (checkpoint && !disposed) draw();
+  }, 5000);
+
   function drawStatus() {
     clear(logStatus).append(h('h2', null, 'Log verification'));
     if (chainNote) logStatus.append(chainNote);
     if (checkpoint) {
       logStatus.append(h('p', null, h('span', { class: 'badge state-approved' }, 'checkpoint'),
-        ` Latest signed checkpoint: ${checkpoint.size} events, root `,
+        ` Latest signed checkpoint: ${checkpoint.size} events`,
+        checkpoint.time ? [', ', timeElement(checkpoint.time)] : '',
+        checkpoint.signedBy ? `, signed by ${checkpoint.signedBy}` : '', ', root ',
         h('code', { class: 'digest' }, toHex(checkpoint.root)), '.'),
       h('p', { class: 'muted small' }, 'Use “verify inclusion” on an event to check, in this browser, that the checkpoint commits to it.'));
-    } else if (checkpointError && (checkpointError.status === 404 || checkpointError.status === 405)) {
+    } else if (missingEndpoint(checkpointError)) {
       logStatus.append(h('p', { class: 'muted' }, 'Inclusion proofs are unavailable: this gateway does not offer signed checkpoints. ',
         'The hash chain above is still checked in this browser.'));
+    } else if (checkpointError && checkpointError.status === 404) {
+      logStatus.append(h('p', { class: 'muted' }, 'No signed checkpoint yet: ', checkpointError.message,
+        '. This page looks again every few seconds.'));
     } else if (checkpointError) {
       logStatus.append(h('p', { class: 'muted' }, 'The latest checkpoint could not be read: ' + checkpointError.message));
     }
@@ -188,5 +205,5 @@ export function auditView(main) {
     await loadCheckpoint();
     await search(false);
   })();
-  return { dispose() { disposed = true; } };
+  return { dispose() { disposed = true; clearInterval(retry); } };
 }

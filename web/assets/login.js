@@ -1,9 +1,12 @@
-// Sign in with an API key. The key goes to the gateway once; the gateway
-// answers with an HttpOnly session cookie, and the key is forgotten here.
+// Sign in through the organisation's identity provider (when the gateway
+// has identity.oidc.login: a plain link to /auth/login, which goes through
+// the provider's login and comes back signed in), or with an API key. The
+// key goes to the gateway once; the gateway answers with an HttpOnly session
+// cookie, and the key is forgotten here.
 import * as api from './api.js';
 import { h } from './dom.js';
 
-export function loginView(main, { onSignedIn }) {
+export function loginView(main, { onSignedIn, next = '/ui/inbox' }) {
   const input = h('input', {
     id: 'api-key', name: 'api_key', type: 'password', required: true, autocomplete: 'off',
     spellcheck: 'false', autocapitalize: 'off', 'aria-describedby': 'api-key-help',
@@ -44,6 +47,19 @@ export function loginView(main, { onSignedIn }) {
     }
   });
   main.append(form);
+  let disposed = false;
+  (async () => {
+    let methods;
+    try { methods = await api.get('/ui/login-methods', { quiet401: true }); } catch { return; }
+    if (disposed || !methods || !methods.oidc) return;
+    const link = h('a', {
+      id: 'oidc-login', class: 'button primary',
+      href: methods.oidc.login_url + '?return_to=' + encodeURIComponent(next),
+    }, `Sign in with ${methods.oidc.name}`);
+    form.insertBefore(h('div', { class: 'sso' }, link,
+      h('p', { class: 'muted small or' }, 'or with an API key:')), form.querySelector('label'));
+    button.classList.remove('primary');
+  })();
   setTimeout(() => input.focus(), 0);
-  return {};
+  return { dispose() { disposed = true; } };
 }

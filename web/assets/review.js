@@ -3,7 +3,7 @@
 // who may vote (the gateway refuses anyone else anyway).
 import * as api from './api.js';
 import {
-  announce, clear, duration, errorBox, h, jsonTree, link, maskedText, stateBadge,
+  announce, append, clear, duration, errorBox, h, jsonTree, link, maskedText, stateBadge,
   timeElement,
 } from './dom.js';
 
@@ -120,7 +120,8 @@ export function reviewView(main, context, id) {
     const typed = document.getElementById('decision-reason');
     const typedReason = typed ? typed.value : '';
     clear(main);
-    main.append(
+    // dom.js's append skips null parts (Element.append would print "null").
+    append(main, [
       h('p', { class: 'crumbs' }, link('/ui/inbox', '← Inbox')),
       h('div', { class: 'title-row' },
         h('h1', null, h('span', { class: 'verb' }, action.verb), ' on ', h('span', { class: 'target' }, action.target)),
@@ -146,7 +147,7 @@ export function reviewView(main, context, id) {
         h('p', null, review.policy_reason || '—'),
         h('dl', { class: 'facts' }, row('Rules', (review.rules || []).join(', ') || '—'))),
       flowSection(review),
-      timelineSection(events, timelineError));
+      timelineSection(events, timelineError)]);
     if (review.outcome_reason) {
       main.querySelector('.title-row').after(h('p', { class: 'outcome' }, 'Outcome: ', review.outcome_reason));
     }

@@ -159,6 +159,7 @@ export function parseCheckpoint(data) {
     out.note = data.note ?? data.checkpoint ?? data.signed_note ?? null;
     out.origin = data.origin ?? null;
     out.time = data.time ?? data.timestamp ?? null;
+    out.signedBy = data.signed_by ?? null;
   }
   if ((out.size === null || !out.root) && typeof out.note === 'string') {
     const lines = out.note.split('\n');

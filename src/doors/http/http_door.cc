@@ -4,7 +4,10 @@
 #include "doors/http/http_door.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -12,9 +15,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
@@ -76,6 +83,43 @@ bool is_timeout(const error_code& error) {
   return error == beast::error::timeout || error == asio::error::timed_out;
 }
 
+// The I/O loop as seen from the store's writer thread, which completes
+// audit appends. A completion is posted to the loop, where it resumes its
+// request. The door, when it goes away (the loop has stopped but still
+// exists), waits for completions still out so that each lands in the loop
+// and is destroyed with it, never on the writer thread after it.
+struct LoopHandle {
+  std::mutex mutex;
+  std::condition_variable settled;
+  std::optional<asio::any_io_executor> executor;
+  int outstanding = 0;
+};
+
+// Starts an operation that reports through a callback on another thread
+// (`start(callback)`) and resumes the coroutine on its own loop with the
+// value once the callback has run.
+template <class T, class Start>
+asio::awaitable<T> completion_on_loop(std::shared_ptr<LoopHandle> loop, Start start) {
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
+      [&](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        {
+          std::lock_guard lock(loop->mutex);
+          ++loop->outstanding;
+        }
+        start([loop, shared](T value) mutable {
+          std::lock_guard lock(loop->mutex);
+          if (loop->executor)
+            asio::post(
+                asio::prefer(*loop->executor, asio::execution::outstanding_work.tracked),
+                [shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
+          shared.reset();  // the posted copy (or nothing) holds the request now
+          if (--loop->outstanding == 0) loop->settled.notify_all();
+        });
+      },
+      asio::use_awaitable);
+}
+
 // One kept-alive connection to an upstream.
 struct Upstream {
   std::optional<beast::tcp_stream> plain;
@@ -133,12 +177,22 @@ class HttpDoor final : public StreamingRoute {
     }
   }
 
+  ~HttpDoor() override {
+    std::unique_lock lock(loop_->mutex);
+    // The store's writer answers every queued append; a stuck store must
+    // not hang shutdown forever.
+    loop_->settled.wait_for(lock, std::chrono::seconds(10),
+                            [&] { return loop_->outstanding == 0; });
+    loop_->executor.reset();
+  }
+
   asio::awaitable<bool> serve(Connection& connection, RequestHeader& header) override;
 
  private:
   friend struct Exchange;
   gateway::Gateway& gateway_;
   ReviewWaiters& waiters_;
+  std::shared_ptr<LoopHandle> loop_ = std::make_shared<LoopHandle>();
   std::map<std::string, TargetState, std::less<>> targets_;
 };
 
@@ -159,6 +213,7 @@ struct Exchange {
   bool prefix_complete = true;  // prefix holds the whole body
   std::string body_sha256;
   std::vector<char> chunk = std::vector<char>(kChunk);
+  bool execution_recorded = false;  // action.executed / action.failed is logged
 
   Exchange(HttpDoor& door, Connection& client, RequestHeader& header)
       : door(door), gateway(door.gateway_), client(client), parser(std::move(header)) {}
@@ -294,15 +349,36 @@ struct Exchange {
 
   // ---- the exchange -----------------------------------------------------
 
-  void record_failure(const gateway::Outcome& outcome, const std::string& message) {
+  // Decides the action; resumes once its action.decided event is durable.
+  // The loop runs other requests meanwhile.
+  asio::awaitable<Result<gateway::Outcome>> submit(const Identity& actor,
+                                                   const gateway::ActionRequest& request) {
+    co_return co_await completion_on_loop<Result<gateway::Outcome>>(
+        door.loop_, [&](auto done) { gateway.submit_async(actor, request, std::move(done)); });
+  }
+
+  // The result of an executed action enters the audit log before the client
+  // sees the end of the response (so a client that has its answer can find
+  // it audited). A failure to log it cannot undo what the upstream did; the
+  // response still goes out.
+  asio::awaitable<void> record(const gateway::Outcome& outcome, bool succeeded,
+                               boost::json::object details) {
+    if (execution_recorded) co_return;
+    execution_recorded = true;
+    (void)co_await completion_on_loop<Result<void>>(door.loop_, [&](auto done) {
+      gateway.record_execution_async(outcome, succeeded, std::move(details), std::move(done));
+    });
+  }
+  asio::awaitable<void> record_failure(const gateway::Outcome& outcome,
+                                       const std::string& message) {
     boost::json::object details;
     details["error"] = message;
-    (void)gateway.record_execution(outcome, false, std::move(details));
+    co_await record(outcome, false, std::move(details));
   }
-  void record_status(const gateway::Outcome& outcome, unsigned status) {
+  asio::awaitable<void> record_status(const gateway::Outcome& outcome, unsigned status) {
     boost::json::object details;
     details["status"] = status;
-    (void)gateway.record_execution(outcome, status != 0, std::move(details));
+    co_await record(outcome, status != 0, std::move(details));
   }
 
   asio::awaitable<bool> run();
@@ -321,6 +397,9 @@ struct Exchange {
 
 asio::awaitable<bool> Exchange::run() {
   auto& header = parser.get();
+  // Small answers are written whole; do not let Nagle hold them for an ACK.
+  error_code ignored;
+  client.stream.socket().set_option(tcp::no_delay(true), ignored);
   client_keep_alive = header.keep_alive();
   client_version = header.version() == 10 ? 10 : 11;
   method = std::string(header.method_string());
@@ -336,7 +415,8 @@ asio::awaitable<bool> Exchange::run() {
   target = &found->second;
 
   // identify: the agent's own credential stops here; it is never forwarded.
-  auto actor = gateway.authenticate(header[bhttp::field::authorization], client.client_address);
+  auto actor = gateway.authenticate(header[bhttp::field::authorization], client.client_address,
+                                    client.peer_identity);
   if (!actor) co_return co_await send_gateway_error(actor.error());
 
   // describe
@@ -416,7 +496,7 @@ asio::awaitable<bool> Exchange::run() {
   }
 
   // decide (+ review)
-  auto outcome = gateway.submit(*actor, request);
+  auto outcome = co_await submit(*actor, request);
   if (!outcome) co_return co_await send_gateway_error(outcome.error());
   const std::string& public_url = gateway.config().public_url;
   if (!outcome->execute && outcome->decision.effect == Effect::deny) {
@@ -464,7 +544,7 @@ asio::awaitable<bool> Exchange::run() {
       case review::ReviewState::failed: {
         // Decided in favour (or used by an identical request): submit
         // again, which redeems the grant or opens a new review.
-        auto again = gateway.submit(*actor, request);
+        auto again = co_await submit(*actor, request);
         if (!again) co_return co_await send_gateway_error(again.error());
         outcome = std::move(again);
         if (!outcome->execute && outcome->decision.effect == Effect::deny) {
@@ -535,7 +615,7 @@ asio::awaitable<bool> Exchange::forward(const gateway::Outcome& outcome) {
   signing.payload_sha256 = has_body && prefix_complete ? body_sha256 : std::string();
   auto injected = target->credentials->headers(signing, gateway.clock().now());
   if (!injected) {
-    record_failure(outcome, injected.error().message);
+    co_await record_failure(outcome, injected.error().message);
     co_return co_await send_error(503, "unavailable", injected.error().message);
   }
   for (const auto& [name, value] : *injected) request.set(name, value);
@@ -548,7 +628,7 @@ asio::awaitable<bool> Exchange::forward(const gateway::Outcome& outcome) {
     if (!upstream) {
       auto connected = co_await connect();
       if (!connected) {
-        record_failure(outcome, connected.error().message);
+        co_await record_failure(outcome, connected.error().message);
         co_return co_await send_error(
             connected.error().status,
             connected.error().status == 504 ? "gateway_timeout" : "bad_gateway",
@@ -568,12 +648,12 @@ asio::awaitable<bool> Exchange::forward(const gateway::Outcome& outcome) {
                                   failure, status);
     if (retry && upstream->reused && attempt == 0) continue;
     if (failure) {
-      record_failure(outcome, failure->message);
+      co_await record_failure(outcome, failure->message);
       co_return co_await send_error(failure->status,
                                     failure->status == 504 ? "gateway_timeout" : "bad_gateway",
                                     failure->message);
     }
-    record_status(outcome, status);
+    co_await record_status(outcome, status);  // unless logged before the last write
     if (reusable) release(std::move(upstream));
     co_return keep;
   }
@@ -600,15 +680,18 @@ asio::awaitable<bool> Exchange::exchange_on(Stream& stream, Upstream& upstream,
         502, fmt::format("upstream {} failed {}: {}", config.upstream, when, e.message())};
   };
 
+  // The header and the body read so far leave in one write (no Nagle stall
+  // between them).
   bhttp::request_serializer<bhttp::buffer_body> serializer{request};
   lowest.expires_after(ms(config.idle_timeout));
-  co_await bhttp::async_write_header(stream, serializer, use(error));
-  if (error) {
-    retry = prefix_complete;
-    failure = upstream_error(error, "while receiving the request");
-    co_return false;
-  }
-  if (has_body) {
+  if (!has_body) {
+    co_await bhttp::async_write_header(stream, serializer, use(error));
+    if (error) {
+      retry = prefix_complete;
+      failure = upstream_error(error, "while receiving the request");
+      co_return false;
+    }
+  } else {
     request.body().data = prefix.empty() ? nullptr : prefix.data();
     request.body().size = prefix.size();
     request.body().more = !prefix_complete;
@@ -727,6 +810,7 @@ asio::awaitable<bool> Exchange::exchange_on(Stream& stream, Upstream& upstream,
     answer.keep_alive(client_keep_alive);
     answer.prepare_payload();
     upstream_reusable = head.keep_alive();
+    co_await record_status(outcome, status);
     client.stream.expires_after(ms(config.idle_timeout));
     co_await bhttp::async_write(client.stream, answer, use(error));
     co_return !error && client_keep_alive && parser.is_done();
@@ -751,25 +835,36 @@ asio::awaitable<bool> Exchange::exchange_on(Stream& stream, Upstream& upstream,
   const bool keep_alive = client_keep_alive && !close_delimited && parser.is_done();
   answer.keep_alive(keep_alive);
   bhttp::response_serializer<bhttp::buffer_body> writer{answer};
-  client.stream.expires_after(ms(config.idle_timeout));
-  co_await bhttp::async_write_header(client.stream, writer, use(error));
-  if (error) co_return false;
-  if (body_follows) {
+  if (!body_follows) {
+    co_await record_status(outcome, status);
+    client.stream.expires_after(ms(config.idle_timeout));
+    co_await bhttp::async_write_header(client.stream, writer, use(error));
+    if (error) co_return false;
+  } else {
+    // The header goes out with the first piece of the body, in one write.
+    bool sent = false;
     for (;;) {
       response->get().body().data = chunk.data();
       response->get().body().size = chunk.size();
       lowest.expires_after(ms(config.idle_timeout));
       co_await bhttp::async_read_some(stream, upstream.buffer, *response, use(error));
       if (error == bhttp::error::need_buffer) error = {};
-      if (error) co_return false;  // the response is cut short; the client sees a truncated body
+      if (error) {
+        // Cut short: before anything was sent the client gets a 502, after
+        // it a truncated body and a closed connection.
+        if (!sent) failure = upstream_error(error, "while sending the response");
+        co_return false;
+      }
       std::size_t got = chunk.size() - response->get().body().size;
       const bool done = response->is_done();
       if (got == 0 && !done) continue;
       answer.body().data = got ? chunk.data() : nullptr;
       answer.body().size = got;
       answer.body().more = !done;
+      if (done) co_await record_status(outcome, status);
       client.stream.expires_after(ms(config.idle_timeout));
       co_await bhttp::async_write(client.stream, writer, use(error));
+      sent = true;
       if (error == bhttp::error::need_buffer) error = {};
       if (error) co_return false;
       if (done) break;
@@ -840,6 +935,10 @@ asio::awaitable<void> Exchange::tunnel(Stream& stream, Upstream& upstream) {
 }
 
 asio::awaitable<bool> HttpDoor::serve(Connection& connection, RequestHeader& header) {
+  if (!loop_->executor) {
+    std::lock_guard lock(loop_->mutex);
+    loop_->executor = connection.stream.get_executor();
+  }
   Exchange exchange(*this, connection, header);
   co_return co_await exchange.run();
 }

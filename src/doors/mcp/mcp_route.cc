@@ -6,7 +6,9 @@
 #include <chrono>
 #include <deque>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
@@ -15,10 +17,12 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "audit/event.h"
 #include "core/hash.h"
 #include "doors/mcp/governance.h"
 #include "doors/mcp/jsonrpc.h"
 #include "doors/mcp/proxy.h"
+#include "doors/mcp/tasks.h"
 #include "doors/mcp/upstream.h"
 #include "doors/route.h"
 #include "gateway/gateway.h"
@@ -91,6 +95,15 @@ struct Call {
   bool cancelled = false;
 };
 
+using Finish = std::function<void(const boost::json::object&)>;
+
+// What a task needs while it runs: the call it stands for (to cancel it) and
+// the tasks/result requests waiting for it to end.
+struct TaskRun {
+  std::shared_ptr<Call> call;
+  std::vector<std::pair<boost::json::value, Finish>> waiters;
+};
+
 struct Session {
   std::string id;
   std::string target;
@@ -99,7 +112,9 @@ struct Session {
   std::shared_ptr<Stream> standalone;
   std::map<std::string, std::shared_ptr<Stream>> streams;  // by stream id
   std::deque<std::string> stream_order;
-  std::map<std::string, std::shared_ptr<Call>> calls;  // by id_key of the client's id
+  std::map<std::string, std::shared_ptr<Call>> calls;     // by id_key of the client's id
+  std::map<std::string, std::shared_ptr<McpTask>> tasks;  // by task id (2025-11-25)
+  std::map<std::string, TaskRun> task_runs;               // tasks not yet ended
   std::uint64_t next_stream = 1;
   Millis last_seen = 0;
   bool closed = false;
@@ -124,6 +139,7 @@ struct TargetState {
   std::unique_ptr<Hub> hub;
   std::optional<ToolFilter> filter;
   std::map<std::string, std::string> fingerprints;  // tool name -> definition fingerprint
+  std::map<std::string, std::string> task_support;  // tool name -> the server's taskSupport
 };
 
 struct HttpAnswer {
@@ -210,6 +226,10 @@ class McpRoute final : public StreamingRoute {
                           std::string_view(version), fmt::join(supported_versions(), ", "))),
           !has_body);
     if (!executor_) executor_ = co_await asio::this_coro::executor;
+    // Answers and SSE events are small writes that must not wait for the
+    // client's delayed ACK (Nagle).
+    boost::system::error_code no_delay_error;
+    connection.stream.socket().set_option(asio::ip::tcp::no_delay(true), no_delay_error);
     ensure_hub(name, state->second);
     expire_idle_sessions();
 
@@ -303,6 +323,12 @@ class McpRoute final : public StreamingRoute {
       call->cancelled = true;
       if (!call->review_id.empty()) waiters_.wake(call->review_id);
       call->stream->end();
+    }
+    for (auto& [task_id, run] : session.task_runs) {
+      run.call->cancelled = true;
+      auto task = session.tasks.find(task_id);
+      if (task != session.tasks.end() && !task->second->review_id.empty())
+        waiters_.wake(task->second->review_id);
     }
     session.standalone->end();
   }
@@ -563,48 +589,200 @@ class McpRoute final : public StreamingRoute {
     };
     if (message.method == "ping") return finish(make_result(message.id, boost::json::object()));
     if (message.method == "tools/call") {
+      std::shared_ptr<McpTask> task;
+      if (session->version == kTasksVersion && object.contains("params") &&
+          wants_task(object["params"])) {
+        forget_expired_tasks(*session);
+        task = std::make_shared<McpTask>();
+        task->id = new_id("task");
+        task->created_at = task->updated_at = gateway_.clock().now();
+        task->ttl = granted_ttl(object["params"]);
+      }
       asio::co_spawn(*executor_,
                      govern(state, session, call, message.id, std::move(object), client_address,
-                            accepts_sse, finish),
+                            accepts_sse, finish, std::move(task)),
                      asio::detached);
       return;
     }
+    if (message.method.starts_with("tasks/")) {
+      if (auto answer = task_request(*session, message, object, finish)) finish(*answer);
+      return;
+    }
     if (message.method == "tools/list") {
-      state.hub->forward_request(session->id, std::move(object),
-                                 [this, &state, session, finish](boost::json::object response) {
-                                   if (auto* result = response.if_contains("result");
-                                       result && filter_) {
-                                     note_tool_changes(state, *result);
-                                     filter_->apply(*result, session->actor, state.target->name);
-                                   }
-                                   finish(response);
-                                 });
+      const auto* params = object.if_contains("params");
+      const bool from_start =
+          params == nullptr || !params->is_object() || !params->get_object().contains("cursor");
+      state.hub->forward_request(
+          session->id, std::move(object),
+          [this, &state, session, finish, from_start](boost::json::object response) {
+            if (auto* result = response.if_contains("result")) {
+              note_tool_changes(state, session->actor, *result, from_start);
+              if (filter_) filter_->apply(*result, session->actor, state.target->name);
+              for (auto& [tool, support] : rewrite_task_support(*result, session->version))
+                state.task_support[tool] = support;
+            }
+            finish(response);
+          });
       return;
     }
     state.hub->forward_request(session->id, std::move(object), finish);
   }
 
-  // Tool definitions that changed since the last listing are reported once.
-  void note_tool_changes(TargetState& state, const boost::json::value& result) {
-    const auto* tools = result.is_object() ? result.get_object().if_contains("tools") : nullptr;
+  // Tool definitions that changed since the last listing are audited once
+  // (mcp.tool_changed): a changed definition, and, for a complete listing,
+  // tools that appeared or disappeared since the previous one.
+  void note_tool_changes(TargetState& state, const Identity& actor,
+                         const boost::json::value& result, bool from_start) {
+    const auto* object = result.if_object();
+    const auto* tools = object != nullptr ? object->if_contains("tools") : nullptr;
     if (tools == nullptr || !tools->is_array()) return;
+    const bool complete = from_start && !object->contains("nextCursor");
+    const bool first_listing = state.fingerprints.empty();
+    std::vector<audit::AuditEvent> events;
+    auto change = [&](std::string_view kind, const std::string& tool, const std::string& before,
+                      const std::string& after) {
+      audit::AuditEvent event;
+      event.time = gateway_.clock().now();
+      event.type = "mcp.tool_changed";
+      event.actor = "system";
+      event.details = {{"target", state.target->name},
+                       {"tool", tool},
+                       {"change", kind},
+                       {"listed_for", actor.subject}};
+      if (!before.empty()) event.details["fingerprint_before"] = before;
+      if (!after.empty()) event.details["fingerprint"] = after;
+      event.controls = audit::controls_for(event.type);
+      events.push_back(std::move(event));
+      std::cerr << fmt::format("countersign: mcp target '{}': tool '{}' {}\n", state.target->name,
+                               tool, kind)
+                << std::flush;
+    };
+    std::set<std::string> listed;
     for (const auto& tool : tools->get_array()) {
       if (!tool.is_object()) continue;
       const auto* name = tool.get_object().if_contains("name");
       if (name == nullptr || !name->is_string()) continue;
+      std::string tool_name(name->get_string());
+      listed.insert(tool_name);
       std::string fingerprint = tool_fingerprint(tool.get_object());
-      auto [it, inserted] =
-          state.fingerprints.emplace(std::string(name->get_string()), fingerprint);
-      if (!inserted && it->second != fingerprint) {
-        std::cerr << fmt::format(
-                         "countersign: mcp target '{}': the definition of tool '{}' changed "
-                         "(fingerprint {} -> {})\n",
-                         state.target->name, it->first, it->second.substr(0, 12),
-                         fingerprint.substr(0, 12))
-                  << std::flush;
+      auto [it, inserted] = state.fingerprints.emplace(tool_name, fingerprint);
+      if (inserted) {
+        if (!first_listing && complete) change("added", tool_name, "", fingerprint);
+      } else if (it->second != fingerprint) {
+        change("changed", tool_name, it->second, fingerprint);
         it->second = fingerprint;
       }
     }
+    if (complete && !first_listing) {
+      for (auto it = state.fingerprints.begin(); it != state.fingerprints.end();) {
+        if (listed.contains(it->first)) {
+          ++it;
+          continue;
+        }
+        change("removed", it->first, it->second, "");
+        it = state.fingerprints.erase(it);
+      }
+    }
+    if (!events.empty()) {
+      if (auto appended = gateway_.store().append_events(events); !appended)
+        std::cerr << "countersign: could not audit tool changes: " << appended.error().message
+                  << "\n";
+    }
+  }
+
+  // ------------------------------------------------------------ tasks
+
+  void forget_expired_tasks(Session& session) {
+    const Millis now = gateway_.clock().now();
+    for (auto it = session.tasks.begin(); it != session.tasks.end();) {
+      const McpTask& task = *it->second;
+      if (is_terminal(task.status) && now - task.created_at > task.ttl)
+        it = session.tasks.erase(it);
+      else
+        ++it;
+    }
+  }
+
+  // Ends a task with the answer its tools/call would have had, answers the
+  // tasks/result requests waiting for it and tells the session.
+  void end_task(Session& session, McpTask& task, const boost::json::object& message,
+                std::optional<TaskStatus> status = std::nullopt) {
+    if (!finish_task(task, message, gateway_.clock().now(), status)) return;
+    auto run = session.task_runs.find(task.id);
+    if (run != session.task_runs.end()) {
+      auto waiters = std::move(run->second.waiters);
+      session.task_runs.erase(run);
+      for (auto& [id, finish] : waiters) finish(task_result_message(task, id));
+    }
+    session.standalone->push(make_notification("notifications/tasks/status", task_json(task)));
+  }
+
+  // tasks/get, tasks/result, tasks/list, tasks/cancel for the session's own
+  // tasks. Returns the answer, or nothing when it comes later (tasks/result
+  // of a task still running).
+  std::optional<boost::json::object> task_request(Session& session, const Message& message,
+                                                  const boost::json::object& object,
+                                                  const Finish& finish) {
+    const boost::json::value& id = message.id;
+    if (session.version != kTasksVersion)
+      return make_error(id, jsonrpc_code::method_not_found,
+                        fmt::format("Method not found: {} (tasks need protocol version {})",
+                                    message.method, kTasksVersion));
+    forget_expired_tasks(session);
+    const auto* params = object.if_contains("params");
+    const boost::json::object no_params;
+    const boost::json::object& given =
+        params != nullptr && params->is_object() ? params->get_object() : no_params;
+    if (message.method == "tasks/list") {
+      std::string cursor;
+      if (const auto* text = given.if_contains("cursor"); text != nullptr && text->is_string())
+        cursor = std::string(text->get_string());
+      auto page = list_tasks_page(session.tasks, cursor);
+      if (!page) return make_error(id, jsonrpc_code::invalid_params, page.error().message);
+      return make_result(id, std::move(*page));
+    }
+    if (message.method != "tasks/get" && message.method != "tasks/result" &&
+        message.method != "tasks/cancel")
+      return make_error(id, jsonrpc_code::method_not_found,
+                        fmt::format("Method not found: {}", message.method));
+    const auto* task_id = given.if_contains("taskId");
+    if (task_id == nullptr || !task_id->is_string())
+      return make_error(id, jsonrpc_code::invalid_params, "Invalid params: taskId is required");
+    auto found = session.tasks.find(std::string(task_id->get_string()));
+    if (found == session.tasks.end())
+      return make_error(id, jsonrpc_code::invalid_params,
+                        fmt::format("Invalid params: no task '{}' in this session",
+                                    std::string_view(task_id->get_string())));
+    std::shared_ptr<McpTask> task = found->second;
+    if (message.method == "tasks/get") return make_result(id, task_json(*task));
+    if (message.method == "tasks/result") {
+      if (is_terminal(task->status)) return task_result_message(*task, id);
+      session.task_runs[task->id].waiters.emplace_back(id, finish);
+      return std::nullopt;
+    }
+    // tasks/cancel: the pending review is cancelled too (the requester's right).
+    if (is_terminal(task->status))
+      return make_error(id, jsonrpc_code::invalid_params,
+                        fmt::format("Invalid params: task '{}' is already {}", task->id,
+                                    to_string(task->status)));
+    std::string why = "cancelled by the client";
+    if (!task->review_id.empty()) {
+      auto cancelled = gateway_.cancel(task->review_id, session.actor);
+      if (cancelled)
+        why = fmt::format("cancelled by the client; review {} was cancelled", task->review_id);
+      else if (auto review = gateway_.get_review(task->review_id);
+               review && review->state != review::ReviewState::pending)
+        why = fmt::format("cancelled by the client; review {} was already {}", task->review_id,
+                          review::state_name(review->state));
+    }
+    if (auto run = session.task_runs.find(task->id); run != session.task_runs.end())
+      run->second.call->cancelled = true;
+    end_task(session, *task,
+             make_result(nullptr, tool_error_result(fmt::format("countersign: {} was not run: {}",
+                                                                task->tool, why))),
+             TaskStatus::cancelled);
+    if (!task->review_id.empty()) waiters_.wake(task->review_id);
+    return make_result(id, task_json(*task));
   }
 
   void notification(TargetState& state, Session& session, boost::json::object object) {
@@ -674,17 +852,20 @@ class McpRoute final : public StreamingRoute {
     boost::json::object result = *upstream;
     result["protocolVersion"] = session->version;
     if (!result.contains("capabilities")) result["capabilities"] = boost::json::object();
+    set_tasks_capability(result, session->version);
     HttpAnswer answer = json_answer(200, make_result(id, std::move(result)));
     answer.headers.emplace_back("Mcp-Session-Id", session->id);
     co_return answer;
   }
 
   // tools/call: decide, hold while a review is pending, then forward or answer.
+  // With a task (2025-11-25), the call is answered at once with the task
+  // once policy lets it go ahead (allow or review), and what it would have
+  // answered ends the task instead; the hold then lasts as long as the review.
   asio::awaitable<void> govern(TargetState& state, std::shared_ptr<Session> session,
                                std::shared_ptr<Call> call, boost::json::value id,
                                boost::json::object message, std::string client_address,
-                               bool accepts_sse,
-                               std::function<void(const boost::json::object&)> finish) {
+                               bool accepts_sse, Finish finish, std::shared_ptr<McpTask> task) {
     const boost::json::value params =
         message.contains("params") ? message["params"] : boost::json::value(boost::json::object());
     auto action = tool_call_action(state.target->name, params, client_address, session->id);
@@ -695,32 +876,72 @@ class McpRoute final : public StreamingRoute {
     const std::string tool = action->verb.substr(kToolCallPrefix.size());
     const auto token = progress_token(params);
     const config::McpTarget& mcp = *state.target->mcp;
-    const Millis deadline = gateway_.clock().now() + state.target->hold_timeout;
+    const std::string& public_url = gateway_.config().public_url;
+    if (auto support = state.task_support.find(tool); support != state.task_support.end())
+      set_upstream_task(message, support->second == "required");
+    else
+      set_upstream_task(message, false);
+    const Millis deadline = task ? std::numeric_limits<Millis>::max()
+                                 : gateway_.clock().now() + state.target->hold_timeout;
+    bool accepted = false;  // the task was created and the call answered with it
+    // Answers the call, or ends its task.
+    auto reply = [&](const boost::json::object& answer,
+                     std::optional<TaskStatus> status = std::nullopt) {
+      if (accepted)
+        end_task(*session, *task, answer, status);
+      else
+        finish(answer);
+    };
+    auto accept = [&](const std::string& status_message) {
+      if (!task || accepted) return;
+      accepted = true;
+      task->tool = tool;
+      task->status_message = status_message;
+      session->tasks[task->id] = task;
+      session->task_runs[task->id].call = call;
+      finish(make_result(id, create_task_result(*task)));
+    };
     double progress = 0;
     std::string announced;  // the review whose wait was announced
     for (;;) {
       auto outcome = gateway_.submit(session->actor, *action);
       if (!outcome) {
-        finish(make_error(id, jsonrpc_code::internal_error,
-                          "countersign could not decide: " + outcome.error().message));
+        reply(make_error(id, jsonrpc_code::internal_error,
+                         "countersign could not decide: " + outcome.error().message));
         co_return;
       }
       if (outcome->execute) {
+        accept("");
         call->review_id.clear();
-        forward_call(state, session, std::move(message), *outcome, finish);
+        if (accepted)
+          forward_call(state, session, std::move(message), *outcome,
+                       [this, session, task](const boost::json::object& answer) {
+                         end_task(*session, *task, answer);
+                       });
+        else
+          forward_call(state, session, std::move(message), *outcome, finish);
         co_return;
       }
       if (outcome->decision.effect == Effect::deny || !outcome->review) {
-        finish(denied_message(id, *outcome, mcp.deny_as));
+        reply(denied_message(id, *outcome, mcp.deny_as));
         co_return;
       }
       // Held on a review until it is decided or the hold runs out.
       review::Review review = *outcome->review;
       call->review_id = review.id;
-      const std::string& public_url = gateway_.config().public_url;
+      if (task) {
+        task->review_id = review.id;
+        const std::string waiting = held_message(tool, review, public_url);
+        if (accepted && task->status_message != waiting) {
+          task->status_message = waiting;
+          task->updated_at = gateway_.clock().now();
+        }
+        accept(waiting);
+      }
       for (;;) {
         if (session->closed || call->cancelled) {
-          finish(make_error(id, jsonrpc_code::internal_error, "the call was cancelled"));
+          reply(make_error(id, jsonrpc_code::internal_error, "the call was cancelled"),
+                TaskStatus::cancelled);
           co_return;
         }
         if (review.state != review::ReviewState::pending) break;
@@ -729,7 +950,7 @@ class McpRoute final : public StreamingRoute {
           finish(make_result(id, hold_timeout_result(tool, review, public_url)));
           co_return;
         }
-        if (announced != review.id) {
+        if (announced != review.id && !accepted) {
           announced = review.id;
           call->stream->want_sse = accepts_sse;
           if (token)
@@ -740,7 +961,8 @@ class McpRoute final : public StreamingRoute {
         }
         const Millis wait = std::min<Millis>(deadline - now, mcp.progress_interval);
         const bool woken = co_await waiters_.wait(review.id, wait);
-        if (!woken && !session->closed && !call->cancelled && gateway_.clock().now() < deadline) {
+        if (!woken && !accepted && !session->closed && !call->cancelled &&
+            gateway_.clock().now() < deadline) {
           if (token)
             call->stream->push(
                 held_progress(*token, ++progress, held_message(tool, review, public_url)));
@@ -749,7 +971,7 @@ class McpRoute final : public StreamingRoute {
         }
         auto current = gateway_.get_review(review.id);
         if (!current) {
-          finish(make_error(id, jsonrpc_code::internal_error, current.error().message));
+          reply(make_error(id, jsonrpc_code::internal_error, current.error().message));
           co_return;
         }
         review = std::move(*current);
@@ -760,43 +982,67 @@ class McpRoute final : public StreamingRoute {
         case review::ReviewState::failed:
           continue;  // submit again: redeems the grant (or opens a new review)
         default:
-          finish(make_result(id, review_ended_result(tool, review)));
+          reply(make_result(id, review_ended_result(tool, review)),
+                review.state == review::ReviewState::cancelled
+                    ? std::optional<TaskStatus>(TaskStatus::cancelled)
+                    : std::nullopt);
           co_return;
       }
     }
   }
 
+  // Forwards an allowed (or approved) call and answers with the server's
+  // result, masked and audited. A server that answers with a task of its
+  // own (a tool it only runs as a task) is asked for the task's result.
   void forward_call(TargetState& state, const std::shared_ptr<Session>& session,
-                    boost::json::object message, const gateway::Outcome& outcome,
-                    const std::function<void(const boost::json::object&)>& finish) {
+                    boost::json::object message, const gateway::Outcome& outcome, Finish finish) {
     const bool mask = names_mask_profile(outcome.decision, gateway_.config().policy);
-    state.hub->forward_request(
-        session->id, std::move(message),
-        [this, outcome, mask, finish](boost::json::object response) {
-          bool succeeded = false;
-          boost::json::object details = {
-              {"tool", outcome.action.verb.substr(kToolCallPrefix.size())}};
-          if (auto* result = response.if_contains("result")) {
-            const auto* is_error =
-                result->is_object() ? result->get_object().if_contains("isError") : nullptr;
-            succeeded = !(is_error && is_error->is_bool() && is_error->get_bool());
-            if (mask) {
-              *result =
-                  mask_tool_result(*result, gateway_.mask_profile(outcome.decision.mask_profile));
-              details["masked"] = outcome.decision.mask_profile;
-            }
-            if (outcome.review && result->is_object()) {
-              auto& meta = result->get_object()["_meta"];
-              if (!meta.is_object()) meta = boost::json::object();
-              meta.get_object()["countersign"] =
-                  review_meta(*outcome.review, gateway_.config().public_url);
-            }
-          } else if (auto* error = response.if_contains("error"); error && error->is_object()) {
-            if (auto* text = error->get_object().if_contains("message"); text && text->is_string())
-              details["error"] = *text;
-          }
-          (void)gateway_.record_execution(outcome, succeeded, std::move(details));
-          finish(response);
+    auto complete = [this, outcome, mask, finish](boost::json::object response) {
+      bool succeeded = false;
+      boost::json::object details = {{"tool", outcome.action.verb.substr(kToolCallPrefix.size())}};
+      if (auto* result = response.if_contains("result")) {
+        const auto* is_error =
+            result->is_object() ? result->get_object().if_contains("isError") : nullptr;
+        succeeded = !(is_error && is_error->is_bool() && is_error->get_bool());
+        if (mask) {
+          *result = mask_tool_result(*result, gateway_.mask_profile(outcome.decision.mask_profile));
+          details["masked"] = outcome.decision.mask_profile;
+        }
+        if (outcome.review && result->is_object()) {
+          auto& meta = result->get_object()["_meta"];
+          if (!meta.is_object()) meta = boost::json::object();
+          meta.get_object()["countersign"] =
+              review_meta(*outcome.review, gateway_.config().public_url);
+        }
+      } else if (auto* error = response.if_contains("error"); error && error->is_object()) {
+        if (auto* text = error->get_object().if_contains("message"); text && text->is_string())
+          details["error"] = *text;
+      }
+      (void)gateway_.record_execution(outcome, succeeded, std::move(details));
+      finish(response);
+    };
+    const boost::json::value id = message.contains("id") ? message["id"] : boost::json::value();
+    Hub* hub = state.hub.get();
+    std::string session_id = session->id;
+    hub->forward_request(
+        session_id, std::move(message),
+        [hub, session_id, id, complete](boost::json::object response) {
+          const auto* result = response.if_contains("result");
+          auto server_task = result != nullptr ? created_task_id(*result) : std::nullopt;
+          if (!server_task) return complete(std::move(response));
+          boost::json::object fetch{{"jsonrpc", "2.0"},
+                                    {"id", id},
+                                    {"method", "tasks/result"},
+                                    {"params", boost::json::object{{"taskId", *server_task}}}};
+          hub->forward_request(session_id, std::move(fetch),
+                               [complete](boost::json::object answer) {
+                                 if (auto* result = answer.if_contains("result");
+                                     result != nullptr && result->is_object())
+                                   if (auto* meta = result->get_object().if_contains("_meta");
+                                       meta != nullptr && meta->is_object())
+                                     meta->get_object().erase(kRelatedTaskKey);
+                                 complete(std::move(answer));
+                               });
         });
   }
 

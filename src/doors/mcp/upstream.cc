@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <deque>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -335,8 +336,12 @@ class HttpTransport final : public UpstreamTransport {
  private:
   using Stream = std::unique_ptr<beast::tcp_stream>;
 
-  asio::awaitable<Stream> connect() {
-    if (!idle_.empty()) {
+  // A kept-alive connection from the pool when there is one (`reused`), else
+  // a new one.
+  asio::awaitable<Stream> connect(bool* reused = nullptr, bool fresh = false) {
+    if (reused != nullptr) *reused = false;
+    if (!idle_.empty() && !fresh) {
+      if (reused != nullptr) *reused = true;
       Stream stream = std::move(idle_.back());
       idle_.pop_back();
       co_return stream;
@@ -400,17 +405,37 @@ class HttpTransport final : public UpstreamTransport {
     unsigned status = 0;
     try {
       if (!valid_) throw std::runtime_error("bad upstream URL " + url_);
-      Stream stream = co_await connect();
-      if (alive.use_count() == 0 || !*alive) co_return;
-      auto request = make_request(http::verb::post, boost::json::serialize(message));
-      stream->expires_after(std::chrono::seconds(30));
-      co_await http::async_write(*stream, request, asio::use_awaitable);
+      const std::string serialized = boost::json::serialize(message);
+      Stream stream;
       beast::flat_buffer buffer;
-      http::response_parser<http::buffer_body> parser;
-      parser.body_limit(boost::none);
-      stream->expires_never();
-      co_await http::async_read_header(*stream, buffer, parser, asio::use_awaitable);
-      if (!*alive) co_return;
+      std::optional<http::response_parser<http::buffer_body>> reading;
+      // A pooled connection the server has meanwhile closed fails before any
+      // answer arrives: the message is sent again on a new connection.
+      for (bool fresh = false;; fresh = true) {
+        bool reused = false;
+        stream = co_await connect(&reused, fresh);
+        if (alive.use_count() == 0 || !*alive) co_return;
+        auto request = make_request(http::verb::post, serialized);
+        stream->expires_after(std::chrono::seconds(30));
+        boost::system::error_code error;
+        co_await http::async_write(*stream, request,
+                                   asio::redirect_error(asio::use_awaitable, error));
+        buffer.clear();
+        reading.emplace();
+        reading->body_limit(boost::none);
+        if (!error) {
+          stream->expires_never();
+          co_await http::async_read_header(*stream, buffer, *reading,
+                                           asio::redirect_error(asio::use_awaitable, error));
+        }
+        if (!*alive) co_return;
+        if (!error) break;
+        const bool closed_by_server =
+            error == http::error::end_of_stream || error == asio::error::eof ||
+            error == asio::error::connection_reset || error == asio::error::broken_pipe;
+        if (!reused || !closed_by_server) throw boost::system::system_error(error);
+      }
+      auto& parser = *reading;
       auto& header = parser.get();
       status = header.result_int();
       if (auto session = header["Mcp-Session-Id"]; !session.empty() && session_id_.empty())
@@ -483,6 +508,8 @@ class HttpTransport final : public UpstreamTransport {
         listening_ = true;
         asio::co_spawn(executor_, listen(alive), asio::detached);
       }
+    } catch (const boost::system::system_error& error) {
+      failure = error.code().message();  // what() also names Beast's source lines
     } catch (const std::exception& error) {
       failure = error.what();
     }

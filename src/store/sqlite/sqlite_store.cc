@@ -1,6 +1,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <optional>
 #include <utility>
@@ -118,6 +119,52 @@ constexpr const char* kMigrations[] = {
       state TEXT NOT NULL
     );
     )sql",
+    // Audit search (docs/audit.md#search). Everything here is derived from
+    // the hashed body, and appends need no extra code: `target` is a
+    // generated column (indexed); audit_minutes keeps, per minute of event
+    // time, the first and last index (a trigger), so a time range becomes an
+    // exact index range even when concurrent appends leave times slightly
+    // out of order; audit_text is a contentless FTS5 index over the values
+    // of the masked details, filled in batches (audit_text_state says up to
+    // which index) rather than per insert, where FTS5 would write a segment
+    // for every row.
+    R"sql(
+    ALTER TABLE audit_events ADD COLUMN target TEXT GENERATED ALWAYS AS (
+      CASE WHEN json_valid(body) THEN json_extract(body, '$.details.target') END) VIRTUAL;
+    CREATE INDEX audit_by_target ON audit_events (target, idx) WHERE target IS NOT NULL;
+    CREATE TABLE audit_minutes (
+      minute INTEGER PRIMARY KEY,
+      first_idx INTEGER NOT NULL,
+      last_idx INTEGER NOT NULL
+    );
+    INSERT INTO audit_minutes (minute, first_idx, last_idx)
+      SELECT time / 60000, min(idx), max(idx) FROM audit_events GROUP BY time / 60000;
+    CREATE TRIGGER audit_events_minutes AFTER INSERT ON audit_events BEGIN
+      INSERT INTO audit_minutes (minute, first_idx, last_idx)
+        VALUES (new.time / 60000, new.idx, new.idx)
+        ON CONFLICT (minute) DO UPDATE SET first_idx = min(first_idx, excluded.first_idx),
+                                           last_idx = max(last_idx, excluded.last_idx);
+    END;
+    CREATE VIRTUAL TABLE audit_text USING fts5 (details, content = '', tokenize = 'unicode61');
+    CREATE TABLE audit_text_state (
+      id INTEGER PRIMARY KEY CHECK (id = 0),
+      indexed_to INTEGER NOT NULL
+    );
+    INSERT INTO audit_text_state (id, indexed_to) VALUES (0, 0);
+    )sql",
+    // At most one pending review per action digest and requester, so that
+    // identical submissions racing each other (threads, processes) join one
+    // review instead of opening two. Pending duplicates left by older builds
+    // are marked and left to run their course (they expire on their own);
+    // only reviews opened from now on are held to the rule.
+    R"sql(
+    ALTER TABLE reviews ADD COLUMN duplicate_before_unique INTEGER;
+    UPDATE reviews SET duplicate_before_unique = 1
+      WHERE state = 'pending' AND rowid NOT IN (
+        SELECT min(rowid) FROM reviews WHERE state = 'pending' GROUP BY digest, requester);
+    CREATE UNIQUE INDEX reviews_one_pending ON reviews (digest, requester)
+      WHERE state = 'pending' AND duplicate_before_unique IS NULL;
+    )sql",
 };
 
 constexpr int kBusyTimeoutMillis = 5000;
@@ -192,6 +239,31 @@ std::string contains_pattern(std::string_view text) {
   }
   pattern.push_back('%');
   return pattern;
+}
+
+// The FTS5 query for a free-text search: the text as one phrase (its words
+// in order, case-insensitive), with a trailing '*' kept as a prefix match on
+// the last word. nullopt when the text has no word characters.
+std::optional<std::string> text_query(std::string_view text) {
+  bool prefix = false;
+  while (!text.empty() && (text.back() == '*' || text.back() == ' ')) {
+    prefix = prefix || text.back() == '*';
+    text.remove_suffix(1);
+  }
+  bool has_word = false;
+  for (char character : text) {
+    auto byte = static_cast<unsigned char>(character);
+    if (byte >= 0x80 || std::isalnum(byte)) has_word = true;
+  }
+  if (!has_word) return std::nullopt;
+  std::string phrase = "\"";
+  for (char character : text) {
+    if (character == '"') phrase.push_back('"');  // FTS5 escapes a quote by doubling it
+    phrase.push_back(character);
+  }
+  phrase.push_back('"');
+  if (prefix) phrase += " *";
+  return phrase;
 }
 
 }  // namespace
@@ -327,6 +399,14 @@ int SqliteStore::schema_version() { return static_cast<int>(std::size(kMigration
 SqliteStore::SqliteStore(sqlite3* database) : database_(database) {}
 
 SqliteStore::~SqliteStore() {
+  if (writer_.joinable()) {
+    {
+      std::lock_guard queue_lock(queue_mutex_);
+      closing_ = true;
+    }
+    queue_ready_.notify_one();
+    writer_.join();  // commits what is still queued first
+  }
   for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
   sqlite3_close(database_);
 }
@@ -348,6 +428,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   }
   if (auto migrated = store->migrate(); !migrated) return std::unexpected(migrated.error());
   if (auto built = store->build_missing_tree(); !built) return std::unexpected(built.error());
+  store->writer_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
 
@@ -494,7 +575,9 @@ Result<void> SqliteStore::insert_review(const review::Review& review) {
   statement->bind(8, review.version);
   statement->bind(9, std::string_view(*body));
   int code = statement->step();
-  if ((code & 0xFF) == SQLITE_CONSTRAINT) return fail(ErrorCode::conflict, "review already exists");
+  if ((code & 0xFF) == SQLITE_CONSTRAINT)
+    return fail(ErrorCode::conflict,
+                "review already exists, or an identical one from the same requester is pending");
   if (code != SQLITE_DONE) return std::unexpected(database_error(code, "insert review"));
   return {};
 }
@@ -587,8 +670,7 @@ Result<std::vector<audit::AuditEvent>> SqliteStore::append_sealed(
       "INSERT INTO audit_events (idx, time, type, actor, review_id, action_digest, verb, body, "
       "previous_hash, hash, leaf_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   if (!insert) return std::unexpected(insert.error());
-  auto insert_node =
-      prepare("INSERT INTO audit_tree (level, position, hash) VALUES (?1, ?2, ?3)");
+  auto insert_node = prepare("INSERT INTO audit_tree (level, position, hash) VALUES (?1, ?2, ?3)");
   if (!insert_node) return std::unexpected(insert_node.error());
   std::vector<audit::CompactRange::Node> created;
   std::vector<audit::AuditEvent> out;
@@ -628,37 +710,74 @@ Result<std::vector<audit::AuditEvent>> SqliteStore::append_sealed(
 // Writes
 
 struct SqliteStore::PendingAppend {
-  std::vector<audit::AuditEvent>* events;
+  std::vector<audit::AuditEvent>* events;  // sealed in place once committed
   Result<void> result;
+  // A blocking caller waits on `wake` for `done`; a queued one (done_callback
+  // set) owns its events and is deleted after the callback.
   bool done = false;
+  std::condition_variable wake;
+  std::vector<audit::AuditEvent> owned;
+  AppendDone done_callback;
 };
 
-// Group commit: callers queue their events; whichever caller finds no commit
-// running becomes the leader, takes everything queued (its own included) and
-// commits it as one transaction (one WAL append, one sync); the others wait
-// and return once the leader has committed their events. While a commit
-// runs, the next batch accumulates, so the batch grows with the load.
+// Group commit: callers queue their events; the writer thread takes
+// everything queued and commits it as one transaction (one WAL append),
+// then answers each caller. While a commit runs, the next batch
+// accumulates, so the batch grows with the load, and a caller on an event
+// loop (append_events_async) never waits for SQLite at all.
+void SqliteStore::enqueue(PendingAppend* pending) {
+  queue_.push_back(pending);
+  if (queue_.size() == 1) queue_ready_.notify_one();
+}
+
 Result<void> SqliteStore::append_events(std::vector<audit::AuditEvent>& events) {
   if (events.empty()) return {};
-  PendingAppend mine{&events, {}, false};
+  PendingAppend mine{&events, {}, false, {}, {}, {}};
   std::unique_lock queue_lock(queue_mutex_);
-  queue_.push_back(&mine);
-  while (!mine.done) {
-    if (committing_) {
-      queue_changed_.wait(queue_lock);
-      continue;
-    }
-    committing_ = true;
+  enqueue(&mine);
+  mine.wake.wait(queue_lock, [&] { return mine.done; });
+  return mine.result;
+}
+
+void SqliteStore::append_events_async(std::vector<audit::AuditEvent> events, AppendDone done) {
+  if (events.empty()) {
+    if (done) done({});
+    return;
+  }
+  auto pending = std::make_unique<PendingAppend>();
+  pending->owned = std::move(events);
+  pending->events = &pending->owned;
+  pending->done_callback = done ? std::move(done) : [](Result<void>) {};
+  std::lock_guard queue_lock(queue_mutex_);
+  enqueue(pending.release());
+}
+
+void SqliteStore::run_writer() {
+  std::unique_lock queue_lock(queue_mutex_);
+  for (;;) {
+    queue_ready_.wait(queue_lock, [&] { return closing_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // closing, and every queued event committed
     std::vector<PendingAppend*> batch;
     batch.swap(queue_);
     queue_lock.unlock();
     commit_batch(batch);
+    // Callbacks run outside the lock: they may queue more events.
+    for (PendingAppend*& pending : batch) {
+      if (!pending->done_callback) continue;
+      std::unique_ptr<PendingAppend> owned(std::exchange(pending, nullptr));
+      try {
+        owned->done_callback(std::move(owned->result));
+      } catch (...) {
+        // The caller's code: it must not end the writer (the events are committed).
+      }
+    }
     queue_lock.lock();
-    for (PendingAppend* pending : batch) pending->done = true;
-    committing_ = false;
-    queue_changed_.notify_all();
+    for (PendingAppend* pending : batch) {
+      if (pending == nullptr) continue;
+      pending->done = true;  // the caller may return (and free it) once we unlock
+      pending->wake.notify_one();
+    }
   }
-  return mine.result;
 }
 
 void SqliteStore::commit_batch(std::vector<PendingAppend*>& batch) {
@@ -918,34 +1037,168 @@ Result<std::optional<review::Review>> SqliteStore::find_open_review(const std::s
   return std::optional<review::Review>(std::move(reviews->front()));
 }
 
+// Adds events not yet in audit_text, at most `limit` (0: all), in one write
+// transaction: one INSERT ... SELECT, so FTS5 writes one segment per batch.
+// Called with mutex_ held.
+Result<std::int64_t> SqliteStore::index_audit_text(std::int64_t limit) {
+  auto transaction = Transaction::begin(*this, Transaction::Kind::write);
+  if (!transaction) return std::unexpected(transaction.error());
+  std::int64_t from = 0, end = 0;
+  {
+    auto state = prepare(
+        "SELECT indexed_to, (SELECT coalesce(max(idx) + 1, 0) FROM audit_events) "
+        "FROM audit_text_state WHERE id = 0");
+    if (!state) return std::unexpected(state.error());
+    if (int code = state->step(); code != SQLITE_ROW)
+      return std::unexpected(database_error(code, "read the search index state"));
+    from = state->integer(0);
+    end = state->integer(1);
+  }
+  if (from >= end) {
+    if (auto committed = transaction->commit(); !committed)
+      return std::unexpected(committed.error());
+    return 0;
+  }
+  const std::int64_t to = limit > 0 ? std::min(end, from + limit) : end;
+  auto insert = prepare(
+      "INSERT INTO audit_text (rowid, details) "
+      "SELECT idx, (SELECT group_concat(value, char(10)) FROM json_tree(body, '$.details') "
+      "WHERE atom IS NOT NULL) FROM audit_events WHERE idx >= ?1 AND idx < ?2 AND "
+      "json_valid(body)");
+  if (!insert) return std::unexpected(insert.error());
+  insert->bind(1, from);
+  insert->bind(2, to);
+  if (auto ran = insert->run("index audit text"); !ran) return std::unexpected(ran.error());
+  insert->reset();
+  auto update = prepare("UPDATE audit_text_state SET indexed_to = ?1 WHERE id = 0");
+  if (!update) return std::unexpected(update.error());
+  update->bind(1, to);
+  if (auto ran = update->run("update the search index state"); !ran)
+    return std::unexpected(ran.error());
+  update->reset();
+  if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
+  return to - from;
+}
+
+Result<std::int64_t> SqliteStore::catch_up_search_index(std::int64_t limit) {
+  std::lock_guard lock(mutex_);
+  return index_audit_text(limit);
+}
+
+namespace {
+
+// How list_events walks the log when it searches text: from the full-text
+// index in index order (each match costs one row lookup), or from the other
+// filters' index (each candidate costs one full-text probe, about 50 us).
+enum class Walk { events, text_first, count_candidates };
+
+// Candidates below which the other filters drive a text search.
+constexpr std::int64_t kFewCandidates = 500;
+
+// The SQL of one list_events query, with its parameters.
+struct AuditQuery {
+  std::string sql;
+  Parameters parameters;
+};
+
+AuditQuery audit_query(const AuditFilter& filter, const std::optional<std::string>& phrase,
+                       Walk walk, int limit) {
+  AuditQuery query;
+  Parameters& parameters = query.parameters;
+  const bool text_first = walk == Walk::text_first;
+  // Index ranges go on the driving table's rowid, so that it seeks to them.
+  const std::string idx = text_first ? "audit_text.rowid" : "e.idx";
+  std::vector<std::string> conditions;
+  // Each equality filter has an index on (column, idx), so a page is one
+  // index seek and an ordered walk; SQLite picks the most selective one.
+  if (filter.after_index >= 0)
+    conditions.push_back(idx + " > " + parameters.add(filter.after_index));
+  if (!filter.actor.empty()) conditions.push_back("e.actor = " + parameters.add(filter.actor));
+  if (!filter.verb.empty()) conditions.push_back("e.verb = " + parameters.add(filter.verb));
+  if (!filter.type.empty()) conditions.push_back("e.type = " + parameters.add(filter.type));
+  if (!filter.target.empty()) conditions.push_back("e.target = " + parameters.add(filter.target));
+  if (!filter.review_id.empty())
+    conditions.push_back("e.review_id = " + parameters.add(filter.review_id));
+  if (filter.from > 0 || filter.to > 0) {
+    // A time range is first narrowed to an index range through
+    // audit_minutes (exact: every event of a minute lies within that
+    // minute's first and last index), then checked on the rows themselves.
+    // The unary + keeps SQLite off the time index, whose order is not the
+    // page order.
+    std::vector<std::string> bounds;
+    if (filter.from > 0) bounds.push_back("minute >= " + parameters.add(filter.from / 60000));
+    if (filter.to > 0) bounds.push_back("minute <= " + parameters.add((filter.to - 1) / 60000));
+    std::string bounded = where_clause(bounds);
+    conditions.push_back(idx + " >= (SELECT coalesce(min(first_idx), -1) FROM audit_minutes" +
+                         bounded + ")");
+    conditions.push_back(idx + " <= (SELECT coalesce(max(last_idx), -1) FROM audit_minutes" +
+                         bounded + ")");
+    if (filter.from > 0) conditions.push_back("+e.time >= " + parameters.add(filter.from));
+    if (filter.to > 0) conditions.push_back("+e.time < " + parameters.add(filter.to));
+  }
+  if (!filter.text.empty() && !phrase) {
+    // No word characters at all (e.g. "%"): nothing for the word index to
+    // find, so the details are scanned for the literal text instead.
+    conditions.push_back("json_extract(e.body, '$.details') LIKE " +
+                         parameters.add(contains_pattern(filter.text)) + " ESCAPE '\\'");
+  }
+  if (walk == Walk::count_candidates) {
+    query.sql = "SELECT count(*) FROM (SELECT 1 FROM audit_events AS e" + where_clause(conditions) +
+                " LIMIT " + parameters.add(kFewCandidates) + ")";
+    return query;
+  }
+  std::string from = " FROM audit_events AS e";
+  std::string order = " ORDER BY e.idx";
+  if (phrase) {
+    std::string match = "audit_text MATCH " + parameters.add(*phrase);
+    if (text_first) {
+      // CROSS JOIN fixes the order: the full-text index drives, in rowid order.
+      from = " FROM audit_text CROSS JOIN audit_events AS e ON e.idx = audit_text.rowid";
+      conditions.insert(conditions.begin(), match);
+      order = " ORDER BY audit_text.rowid";
+    } else {
+      from += " CROSS JOIN audit_text ON audit_text.rowid = e.idx AND " + match;
+    }
+  }
+  query.sql = "SELECT e.idx, e.body, e.previous_hash, e.hash" + from + where_clause(conditions) +
+              order + " LIMIT " + parameters.add(std::int64_t{limit} + 1);
+  return query;
+}
+
+}  // namespace
+
 Result<AuditPage> SqliteStore::list_events(const AuditFilter& filter) {
   const int limit = clamp_limit(filter.limit);
-  Parameters parameters;
-  std::vector<std::string> conditions;
-  if (filter.after_index >= 0) conditions.push_back("idx > " + parameters.add(filter.after_index));
-  if (!filter.actor.empty()) conditions.push_back("actor = " + parameters.add(filter.actor));
-  if (!filter.verb.empty()) conditions.push_back("verb = " + parameters.add(filter.verb));
-  if (!filter.type.empty()) conditions.push_back("type = " + parameters.add(filter.type));
-  if (!filter.review_id.empty()) {
-    conditions.push_back("review_id = " + parameters.add(filter.review_id));
-  }
-  if (filter.from > 0) conditions.push_back("time >= " + parameters.add(filter.from));
-  if (filter.to > 0) conditions.push_back("time < " + parameters.add(filter.to));
-  if (!filter.text.empty()) {
-    // LIKE is case-insensitive for ASCII, which suits a search box.
-    conditions.push_back("body LIKE " + parameters.add(contains_pattern(filter.text)) +
-                         " ESCAPE '\\'");
-  }
-  std::string sql = "SELECT idx, body, previous_hash, hash FROM audit_events" +
-                    where_clause(conditions) + " ORDER BY idx LIMIT " +
-                    parameters.add(std::int64_t{limit} + 1);
-
+  std::optional<std::string> phrase;
+  if (!filter.text.empty()) phrase = text_query(filter.text);
+  const bool other_filters = !filter.actor.empty() || !filter.verb.empty() ||
+                             !filter.type.empty() || !filter.target.empty() ||
+                             !filter.review_id.empty() || filter.from > 0 || filter.to > 0;
   std::lock_guard lock(mutex_);
+  if (phrase) {
+    // The full-text index is brought up to date first, so text searches
+    // are exact (the sweep keeps the gap small; see AuditLog).
+    if (auto indexed = index_audit_text(0); !indexed) return std::unexpected(indexed.error());
+  }
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
-  auto statement = prepare(sql);
+  // A text search is walked from the full-text index, unless the other
+  // filters leave so few candidates that probing each one is cheaper.
+  Walk walk = phrase ? Walk::text_first : Walk::events;
+  if (phrase && other_filters) {
+    AuditQuery count = audit_query(filter, phrase, Walk::count_candidates, limit);
+    auto counting = prepare(count.sql);
+    if (!counting) return std::unexpected(counting.error());
+    count.parameters.bind(*counting);
+    if (int code = counting->step(); code != SQLITE_ROW)
+      return std::unexpected(database_error(code, "count audit search candidates"));
+    if (counting->integer(0) < kFewCandidates) walk = Walk::events;
+    counting->reset();
+  }
+  AuditQuery query = audit_query(filter, phrase, walk, limit);
+  auto statement = prepare(query.sql);
   if (!statement) return std::unexpected(statement.error());
-  parameters.bind(*statement);
+  query.parameters.bind(*statement);
 
   AuditPage page;
   for (;;) {
@@ -1014,9 +1267,9 @@ Result<audit::AuditEvent> SqliteStore::get_event(std::int64_t index) {
 // The Merkle tree and checkpoints
 
 Result<audit::Hash> SqliteStore::read_node(unsigned level, std::uint64_t position) {
-  auto statement =
-      level == 0 ? prepare("SELECT leaf_hash FROM audit_events WHERE idx = ?1")
-                 : prepare("SELECT hash FROM audit_tree WHERE position = ?1 AND level = ?2");
+  auto statement = level == 0
+                       ? prepare("SELECT leaf_hash FROM audit_events WHERE idx = ?1")
+                       : prepare("SELECT hash FROM audit_tree WHERE position = ?1 AND level = ?2");
   if (!statement) return std::unexpected(statement.error());
   statement->bind(1, static_cast<std::int64_t>(position));
   if (level != 0) statement->bind(2, static_cast<std::int64_t>(level));
@@ -1039,7 +1292,8 @@ Result<std::int64_t> SqliteStore::stored_size() {
 
 Result<audit::CompactRange> SqliteStore::load_frontier(std::int64_t size) {
   std::vector<audit::Hash> hashes;
-  for (auto [level, position] : audit::CompactRange::frontier_nodes(static_cast<std::uint64_t>(size))) {
+  for (auto [level, position] :
+       audit::CompactRange::frontier_nodes(static_cast<std::uint64_t>(size))) {
     auto hash = read_node(level, position);
     if (!hash) return std::unexpected(hash.error());
     hashes.push_back(*hash);
@@ -1125,10 +1379,9 @@ Result<audit::Hash> SqliteStore::tree_root(std::int64_t size) {
   if (size < 0 || size > *stored)
     return fail(ErrorCode::not_found,
                 fmt::format("the audit log has {} events; no tree of size {}", *stored, size));
-  auto root = audit::tree_root(static_cast<std::uint64_t>(size),
-                               [this](unsigned level, std::uint64_t position) {
-                                 return read_node(level, position);
-                               });
+  auto root = audit::tree_root(
+      static_cast<std::uint64_t>(size),
+      [this](unsigned level, std::uint64_t position) { return read_node(level, position); });
   if (auto committed = transaction->commit(); !committed) return std::unexpected(committed.error());
   return root;
 }
@@ -1200,7 +1453,7 @@ Result<void> SqliteStore::add_checkpoint(const StoredCheckpoint& checkpoint) {
 }
 
 Result<std::vector<StoredCheckpoint>> SqliteStore::read_checkpoints(std::string_view sql,
-                                                                   std::int64_t size) {
+                                                                    std::int64_t size) {
   auto statement = prepare(sql);
   if (!statement) return std::unexpected(statement.error());
   if (size >= 0) statement->bind(1, size);
@@ -1242,7 +1495,8 @@ Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
   auto statement = prepare(
-      "SELECT idx, body, leaf_hash, previous_hash, hash FROM audit_events ORDER BY idx");
+      "SELECT idx, body, leaf_hash, previous_hash, hash, time, type, actor, review_id, "
+      "action_digest, verb FROM audit_events ORDER BY idx");
   if (!statement) return std::unexpected(statement.error());
   for (;;) {
     int code = statement->step();
@@ -1254,6 +1508,15 @@ Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
     event.leaf_hash = statement->view(2);
     event.previous_hash = statement->view(3);
     event.hash = statement->view(4);
+    event.columns.time = statement->integer(5);
+    event.columns.type = statement->view(6);
+    event.columns.actor = statement->view(7);
+    event.columns.review_id = statement->view(8);
+    event.columns.review_id_null = statement->is_null(8);
+    event.columns.action_digest = statement->view(9);
+    event.columns.action_digest_null = statement->is_null(9);
+    event.columns.verb = statement->view(10);
+    event.columns.verb_null = statement->is_null(10);
     if (!visit(event)) break;
   }
   statement->reset();
@@ -1340,7 +1603,7 @@ Result<void> SqliteStore::enqueue_outbox(std::vector<OutboxMessage>& messages,
 }
 
 Result<std::vector<OutboxMessage>> SqliteStore::due_outbox(std::string_view channel, Millis now,
-                                                            int limit) {
+                                                           int limit) {
   std::lock_guard lock(mutex_);
   auto statement = prepare(
       "SELECT o.id, o.key, o.stream, o.channel, o.review_id, o.payload, o.created_at, "
@@ -1383,16 +1646,19 @@ Result<void> SqliteStore::complete_outbox(std::int64_t id, const OutboxOutcome& 
   std::string_view sql;
   switch (outcome.kind) {
     case OutboxOutcome::Kind::delivered:
-      sql = "UPDATE outbox SET state = 'delivered', finished_at = ?2, last_error = NULL "
-            "WHERE id = ?1 AND state = 'pending' RETURNING stream";
+      sql =
+          "UPDATE outbox SET state = 'delivered', finished_at = ?2, last_error = NULL "
+          "WHERE id = ?1 AND state = 'pending' RETURNING stream";
       break;
     case OutboxOutcome::Kind::retry:
-      sql = "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 "
-            "WHERE id = ?1 AND state = 'pending' RETURNING stream";
+      sql =
+          "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3 "
+          "WHERE id = ?1 AND state = 'pending' RETURNING stream";
       break;
     case OutboxOutcome::Kind::dead:
-      sql = "UPDATE outbox SET state = 'dead', attempts = attempts + 1, finished_at = ?2, "
-            "last_error = ?3 WHERE id = ?1 AND state = 'pending' RETURNING stream";
+      sql =
+          "UPDATE outbox SET state = 'dead', attempts = attempts + 1, finished_at = ?2, "
+          "last_error = ?3 WHERE id = ?1 AND state = 'pending' RETURNING stream";
       break;
   }
   auto statement = prepare(sql);

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -38,6 +39,8 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   Result<void> append_events(std::vector<audit::AuditEvent>& events) override;
+  // Committed by the store's writer thread; `done` runs on that thread.
+  void append_events_async(std::vector<audit::AuditEvent> events, AppendDone done) override;
   Result<void> create_review(review::Review& review,
                              std::vector<audit::AuditEvent>& events) override;
   Result<void> update_review(review::Review& review, const std::optional<review::Grant>& grant,
@@ -62,6 +65,7 @@ class SqliteStore final : public Store {
   Result<std::optional<StoredCheckpoint>> checkpoint_at(std::int64_t size) override;
   Result<std::vector<StoredCheckpoint>> list_checkpoints() override;
   Result<void> scan_events(const RawEventVisitor& visit) override;
+  Result<std::int64_t> catch_up_search_index(std::int64_t limit) override;
   Result<std::int64_t> scan_tree(const TreeNodeVisitor& visit) override;
   Result<std::int64_t> count_reviews(review::ReviewState state) override;
   void set_outbox_planner(OutboxPlanner planner) override;
@@ -97,6 +101,7 @@ class SqliteStore final : public Store {
   // The Merkle tree: stored node reads, the cached right edge, and the
   // one-time build for logs written before the tree existed.
   Result<audit::Hash> read_node(unsigned level, std::uint64_t position);
+  Result<std::int64_t> index_audit_text(std::int64_t limit);
   Result<std::int64_t> stored_size();
   Result<audit::CompactRange> load_frontier(std::int64_t size);
   Result<void> build_missing_tree();
@@ -104,16 +109,22 @@ class SqliteStore final : public Store {
   // Group commit: runs a batch of queued append_events calls in one transaction.
   struct PendingAppend;
   void commit_batch(std::vector<PendingAppend*>& batch);
+  void enqueue(PendingAppend* pending);
+  // The writer thread: commits whatever is queued, batch after batch, until
+  // the store closes (and the queue is empty).
+  void run_writer();
 
   std::mutex mutex_;
   sqlite3* database_;
   // The tree's right edge after the last committed append (nullopt: reload).
   std::optional<audit::CompactRange> frontier_;
-  // Group commit queue for append_events, guarded by queue_mutex_.
+  // Group commit queue for append_events, guarded by queue_mutex_; the
+  // writer thread takes all of it at once and commits it as one transaction.
   std::mutex queue_mutex_;
-  std::condition_variable queue_changed_;
+  std::condition_variable queue_ready_;
   std::vector<PendingAppend*> queue_;
-  bool committing_ = false;
+  bool closing_ = false;
+  std::thread writer_;
   // Prepared once, reused for the life of the connection; keyed by SQL text.
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
   OutboxPlanner outbox_planner_;  // runs inside review transactions (see Store)

@@ -144,7 +144,7 @@ policy:
       match: {door: mcp, target: fragile}
       effect: allow
     - id: everything-tools
-      match: {door: mcp, target: everything, verb: ["tools/call:echo", "tools/call:get-sum", "tools/call:trigger-long-running-operation", "tools/call:get-structured-content"]}
+      match: {door: mcp, target: everything, verb: ["tools/call:echo", "tools/call:get-sum", "tools/call:trigger-long-running-operation", "tools/call:get-structured-content", "tools/call:simulate-research-query"]}
       effect: allow
     - id: everything-env-masked
       match: {door: mcp, target: everything, verb: "tools/call:get-env"}

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, CreateTaskResultSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 
 import { AGENT, ALICE, BINARY, BOB, Setup, sleep } from './harness.mjs';
 
@@ -294,6 +294,151 @@ describe('governed tool calls (filesystem over stdio)', () => {
   });
 });
 
+describe('MCP tasks (2025-11-25)', () => {
+  const rpc = (id, method, params) => JSON.stringify({ jsonrpc: '2.0', id, method, params });
+
+  test('the tasks capability is offered for 2025-11-25 only; tools may run as tasks', async () => {
+    const { init: current } = await setup.rawSession('files', AGENT, '2025-11-25');
+    assert.deepEqual(current.body.result.capabilities.tasks, {
+      list: {},
+      cancel: {},
+      requests: { tools: { call: {} } },
+    });
+    const { session: older, init: old } = await setup.rawSession('files', AGENT, '2025-06-18');
+    assert.equal(old.body.result.capabilities.tasks, undefined);
+    const refused = await setup.raw('files', {
+      body: rpc(2, 'tasks/list', {}),
+      headers: { 'Mcp-Session-Id': older, 'MCP-Protocol-Version': '2025-06-18' },
+    });
+    assert.equal(refused.body.error.code, -32601);
+    const { client } = await setup.client('files');
+    const { tools } = await client.listTools();
+    assert.equal(tools.find((tool) => tool.name === 'write_file').execution.taskSupport, 'optional');
+    await client.close();
+  });
+
+  test('a task-augmented write_file completes after approval with exactly the approved content', async () => {
+    const { client } = await setup.client('files');
+    const path = join(setup.sandbox, 'task-approved.txt');
+    const stream = client.experimental.tasks.callToolStream(
+      { name: 'write_file', arguments: { path, content: 'approved via a task' } },
+      undefined,
+      { task: { ttl: 600000 }, timeout: 60000 },
+    );
+    const first = await stream.next();
+    assert.equal(first.value.type, 'taskCreated');
+    const created = first.value.task;
+    assert.equal(created.status, 'working');
+    assert.equal(created.ttl, 600000);
+    const review = await setup.pendingReview('tools/call:write_file');
+    assert.match(created.statusMessage, new RegExp(review.id));
+    const polled = await client.experimental.tasks.getTask(created.taskId);
+    assert.equal(polled.status, 'working');
+    const listed = await client.experimental.tasks.listTasks();
+    assert.ok(listed.tasks.some((task) => task.taskId === created.taskId));
+    await sleep(300);
+    assert.ok(!existsSync(path), 'nothing written while pending');
+    const approved = await setup.api('POST', `/v1/reviews/${review.id}/approve`, ALICE, { reason: 'fine' });
+    assert.equal(approved.status, 200);
+    let last;
+    for await (const message of stream) last = message;
+    assert.equal(last.type, 'result', JSON.stringify(last));
+    assert.notEqual(last.result.isError, true, text(last.result));
+    assert.match(text(last.result), /Successfully wrote/);
+    assert.equal(last.result._meta['io.modelcontextprotocol/related-task'].taskId, created.taskId);
+    assert.equal(last.result._meta.countersign.review_id, review.id);
+    assert.equal(readFileSync(path, 'utf8'), 'approved via a task');
+    const done = await client.experimental.tasks.getTask(created.taskId);
+    assert.equal(done.status, 'completed');
+    // The result stays available, and cancelling a finished task is refused.
+    const again = await client.experimental.tasks.getTaskResult(created.taskId, CallToolResultSchema);
+    assert.match(text(again), /Successfully wrote/);
+    await assert.rejects(client.experimental.tasks.cancelTask(created.taskId), (error) => error.code === -32602);
+    assert.equal((await setup.api('GET', `/v1/reviews/${review.id}`, ALICE)).body.state, 'executed');
+    await client.close();
+  });
+
+  test('cancelling a task cancels its review; nothing runs', async () => {
+    writeFileSync(join(setup.sandbox, 'keep.txt'), 'keep me');
+    const { client, transport } = await setup.client('files');
+    const created = await client.request(
+      {
+        method: 'tools/call',
+        params: {
+          name: 'move_file',
+          arguments: { source: join(setup.sandbox, 'keep.txt'), destination: join(setup.sandbox, 'gone.txt') },
+          task: {},
+        },
+      },
+      CreateTaskResultSchema,
+    );
+    const taskId = created.task.taskId;
+    const review = await setup.pendingReview('tools/call:move_file');
+    // tasks/result blocks while the task runs; it ends with the cancellation.
+    const waiting = client.experimental.tasks.getTaskResult(taskId, CallToolResultSchema);
+    const cancelled = await client.experimental.tasks.cancelTask(taskId);
+    assert.equal(cancelled.status, 'cancelled');
+    assert.match(cancelled.statusMessage, new RegExp(`review ${review.id} was cancelled`));
+    const result = await waiting;
+    assert.equal(result.isError, true);
+    assert.equal((await setup.api('GET', `/v1/reviews/${review.id}`, ALICE)).body.state, 'cancelled');
+    await assert.rejects(client.experimental.tasks.cancelTask(taskId), (error) => error.code === -32602);
+    await sleep(300);
+    assert.ok(existsSync(join(setup.sandbox, 'keep.txt')));
+    assert.ok(!existsSync(join(setup.sandbox, 'gone.txt')));
+    // Tasks belong to their session.
+    const { session: other } = await setup.rawSession('files', AGENT, '2025-11-25');
+    const foreign = await setup.raw('files', {
+      body: rpc(3, 'tasks/get', { taskId }),
+      headers: { 'Mcp-Session-Id': other },
+    });
+    assert.equal(foreign.body.error.code, -32602);
+    assert.ok(transport.sessionId !== other);
+    await client.close();
+  });
+
+  test('a rejected task fails with the reason; a denied call creates no task', async () => {
+    const { client } = await setup.client('files');
+    const path = join(setup.sandbox, 'task-rejected.txt');
+    const created = await client.request(
+      { method: 'tools/call', params: { name: 'write_file', arguments: { path, content: 'no' }, task: {} } },
+      CreateTaskResultSchema,
+    );
+    const review = await setup.pendingReview('tools/call:write_file');
+    await setup.api('POST', `/v1/reviews/${review.id}/reject`, ALICE, { reason: 'not today' });
+    const result = await client.experimental.tasks.getTaskResult(created.task.taskId, CallToolResultSchema);
+    assert.equal(result.isError, true);
+    assert.match(text(result), /not today/);
+    const task = await client.experimental.tasks.getTask(created.task.taskId);
+    assert.equal(task.status, 'failed');
+    assert.ok(!existsSync(path));
+    await assert.rejects(
+      client.request(
+        { method: 'tools/call', params: { name: 'write_file', arguments: { path: join(setup.sandbox, 'forbidden-task.txt'), content: 'x' }, task: {} } },
+        CreateTaskResultSchema,
+      ),
+      (error) => error.code === -32003,
+    );
+    await client.close();
+  });
+
+  test('an allowed call as a task completes with the server result', async () => {
+    writeFileSync(join(setup.sandbox, 'task-read.txt'), 'read as a task');
+    const { client } = await setup.client('files');
+    const messages = [];
+    for await (const message of client.experimental.tasks.callToolStream(
+      { name: 'read_text_file', arguments: { path: join(setup.sandbox, 'task-read.txt') } },
+      undefined,
+      { task: {} },
+    ))
+      messages.push(message);
+    assert.equal(messages[0].type, 'taskCreated');
+    assert.equal(messages.at(-1).type, 'result');
+    assert.equal(text(messages.at(-1).result), 'read as a task');
+    await client.close();
+  });
+});
+
 describe('an upstream that dies', () => {
   test('a call in flight fails clearly, the server is restarted, later calls work', async () => {
     const { client } = await setup.client('fragile');
@@ -352,6 +497,30 @@ describe('server-everything over Streamable HTTP', () => {
     assert.ok(prompts.prompts.length > 0, 'prompts pass through');
     await client.close();
   });
+
+  test('a tool the server only runs as a task works through the gateway, as a plain call and as a task', async () => {
+    const { client } = await setup.client('everything');
+    const { tools } = await client.listTools();
+    const research = tools.find((tool) => tool.name === 'simulate-research-query');
+    assert.ok(research, 'listed');
+    assert.equal(research.execution.taskSupport, 'optional', 'the gateway runs it as a task for any client');
+    const plain = await client.callTool({ name: 'simulate-research-query', arguments: { topic: 'gateways' } }, undefined, {
+      timeout: 30000,
+    });
+    assert.notEqual(plain.isError, true, text(plain));
+    assert.match(text(plain), /gateways/);
+    assert.equal(plain._meta?.['io.modelcontextprotocol/related-task'], undefined, "the server's task stays inside");
+    let last;
+    for await (const message of client.experimental.tasks.callToolStream(
+      { name: 'simulate-research-query', arguments: { topic: 'audit logs' } },
+      undefined,
+      { task: {}, timeout: 30000 },
+    ))
+      last = message;
+    assert.equal(last.type, 'result', JSON.stringify(last));
+    assert.match(text(last.result), /audit logs/);
+    await client.close();
+  });
 });
 
 describe('countersign mcp-stdio', () => {
@@ -384,6 +553,24 @@ describe('countersign mcp-stdio', () => {
     assert.equal(code, 0);
     const message = JSON.parse(out.trim().split('\n')[0]);
     assert.equal(message.error.code, -32700);
+  });
+});
+
+describe('tool definition changes', () => {
+  test('a tool whose definition changes between listings is audited', async () => {
+    const { client } = await setup.client('fragile');
+    const before = await client.listTools();
+    assert.equal(before.tools.find((tool) => tool.name === 'echo').description, 'Echoes its text');
+    await client.callTool({ name: 'redefine', arguments: {} });
+    const after = await client.listTools();
+    assert.match(after.tools.find((tool) => tool.name === 'echo').description, /somewhere else/);
+    const { body } = await setup.api('GET', '/v1/audit/events?type=mcp.tool_changed&limit=100', BOB);
+    const changes = (body.events || []).filter((event) => event.type === 'mcp.tool_changed');
+    const echo = changes.find((event) => event.details.tool === 'echo' && event.details.target === 'fragile');
+    assert.ok(echo, JSON.stringify(body));
+    assert.equal(echo.details.change, 'changed');
+    assert.notEqual(echo.details.fingerprint, echo.details.fingerprint_before);
+    await client.close();
   });
 });
 

@@ -1,11 +1,10 @@
-// Rewrites docs/screenshots/inbox.png and review.png from a live gateway:
+// Rewrites docs/inbox.png and docs/review.png (desktop) and
+// docs/inbox-phone.png and docs/review-phone.png from a live gateway:
 //   node tests/e2e/ui/screenshots.mjs
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { KEYS, ROOT, launchBrowser, login, startGateway } from './helpers.mjs';
+import { KEYS, ROOT, closeBrowser, launchBrowser, login, startGateway } from './helpers.mjs';
 
-const out = join(ROOT, 'docs', 'screenshots');
-mkdirSync(out, { recursive: true });
+const out = join(ROOT, 'docs');
 const gateway = await startGateway();
 const browser = await launchBrowser();
 try {
@@ -26,23 +25,31 @@ try {
   const vote = await gateway.api('POST', `/v1/reviews/${destroy}/approve`, KEYS.alice, { reason: 'checked the incident ticket' });
   if (vote.status !== 200) throw new Error(vote.text);
 
-  const alice = await browser.newContext({ viewport: { width: 1100, height: 760 }, deviceScaleFactor: 1 });
-  const inbox = await alice.newPage();
-  await login(inbox, gateway.url, KEYS.alice);
-  await inbox.locator('li.item', { hasText: 'exec:deploy' }).waitFor();
-  await inbox.locator('#live-state.on').waitFor();
-  await inbox.evaluate(() => document.activeElement && document.activeElement.blur());
-  await inbox.screenshot({ path: join(out, 'inbox.png') });
-
-  const bob = await browser.newContext({ viewport: { width: 1100, height: 900 }, deviceScaleFactor: 1 });
-  const review = await bob.newPage();
-  await login(review, gateway.url, KEYS.bob, `/ui/reviews/${destroy}`);
-  await review.locator('#approve').waitFor();
-  await review.locator('.timeline li').first().waitFor();
-  await review.evaluate(() => document.activeElement && document.activeElement.blur());
-  await review.screenshot({ path: join(out, 'review.png'), fullPage: true });
-  console.log('wrote', join(out, 'inbox.png'), 'and', join(out, 'review.png'));
+  const shoot = async (name, key, path, ready, options) => {
+    const context = await browser.newContext(options);
+    const page = await context.newPage();
+    await login(page, gateway.url, key, path);
+    await ready(page);
+    await page.evaluate(() => document.activeElement && document.activeElement.blur());
+    await page.screenshot({ path: join(out, name), fullPage: name === 'review.png' });
+    await context.close();
+  };
+  const inboxReady = async (page) => {
+    await page.locator('li.item', { hasText: 'exec:deploy' }).waitFor();
+    await page.locator('#live-state.on').waitFor();
+  };
+  const reviewReady = async (page) => {
+    await page.locator('#approve').waitFor();
+    await page.locator('.timeline li').first().waitFor();
+  };
+  const desktop = { viewport: { width: 1100, height: 760 }, deviceScaleFactor: 1 };
+  const phone = { viewport: { width: 390, height: 780 }, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
+  await shoot('inbox.png', KEYS.alice, '/ui/', inboxReady, desktop);
+  await shoot('review.png', KEYS.bob, `/ui/reviews/${destroy}`, reviewReady, { ...desktop, viewport: { width: 1100, height: 900 } });
+  await shoot('inbox-phone.png', KEYS.alice, '/ui/', inboxReady, phone);
+  await shoot('review-phone.png', KEYS.bob, `/ui/reviews/${destroy}`, reviewReady, phone);
+  console.log('wrote inbox.png, review.png, inbox-phone.png and review-phone.png in', out);
 } finally {
-  await browser.close();
+  await closeBrowser(browser);
   await gateway.stop();
 }

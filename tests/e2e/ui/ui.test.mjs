@@ -2,7 +2,7 @@
 //   node --test tests/e2e/ui/
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { KEYS, launchBrowser, login, startGateway } from './helpers.mjs';
+import { KEYS, closeBrowser, launchBrowser, login, startGateway, withTimeout } from './helpers.mjs';
 
 const SECRET = 'planted-SECRET-7f3a9c-do-not-show';
 const EMAIL = 'planted.person@example.org';
@@ -17,17 +17,30 @@ before(async () => {
 });
 
 after(async () => {
-  await browser?.close();
+  await closeBrowser(browser);
   await gateway?.stop();
 });
 
+// No test may wait forever: a stuck one fails with the step it was on.
+const LIMIT = { timeout: 90000 };
+
 // Every response body a page receives (event streams are read separately).
+// Playwright hands a body over only once the page has read all of it, so
+// every request a test makes from the page must read its answer; a body
+// that never arrives fails the test with its URL instead of hanging.
 function recordResponses(page) {
   const bodies = [];
   page.on('response', (response) => {
     const type = response.headers()['content-type'] || '';
     if (type.startsWith('text/event-stream')) return;
-    bodies.push(response.text().then((text) => ({ url: response.url(), text }), () => ({ url: response.url(), text: '' })));
+    const what = `${response.request().method()} ${response.url()} (${response.status()})`;
+    bodies.push(withTimeout(response.text(), 10000, 'the body of ' + what)
+      .then((text) => ({ url: response.url(), text }),
+        (error) => {
+          // Redirects have no body; anything else must have one.
+          if (response.status() >= 300 && response.status() < 400) return { url: response.url(), text: '' };
+          throw error;
+        }));
   });
   return async () => Promise.all(bodies);
 }
@@ -47,7 +60,7 @@ function assertNoSecret(text, where) {
   }
 }
 
-test('login page, cookie session, CSP', async () => {
+test('login page, cookie session, CSP', LIMIT, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const violations = recordCspViolations(page);
@@ -70,7 +83,7 @@ test('login page, cookie session, CSP', async () => {
   assert.equal(cookies.length, 1);
   assert.equal(cookies[0].name, 'countersign_session');
   assert.equal(cookies[0].httpOnly, true);
-  assert.equal(cookies[0].sameSite, 'Strict');
+  assert.equal(cookies[0].sameSite, 'Lax');
   assert.ok(!cookies[0].value.includes(KEYS.alice));
   // The key is kept nowhere in the browser.
   const stored = await page.evaluate(() => JSON.stringify([document.cookie, { ...localStorage }, { ...sessionStorage }, document.body.innerHTML]));
@@ -92,7 +105,7 @@ test('login page, cookie session, CSP', async () => {
   await context.close();
 });
 
-test('an agent request reaches the inbox live, is approved with masked values only, and the held call completes', async () => {
+test('an agent request reaches the inbox live, is approved with masked values only, and the held call completes', LIMIT, async () => {
   const alice = await browser.newContext();
   const alicePage = await alice.newPage();
   const aliceBodies = recordResponses(alicePage);
@@ -141,6 +154,8 @@ test('an agent request reaches the inbox live, is approved with masked values on
   await alicePage.locator('text=Changes to production need an SRE').first().waitFor();
   await alicePage.locator('.step', { hasText: 'in progress' }).waitFor();
   await alicePage.locator('.timeline li', { hasText: 'review.created' }).waitFor();
+  // Nothing missing is printed as "null" or "undefined".
+  assert.doesNotMatch(await alicePage.locator('main').innerText(), /\b(null|undefined)\b/);
 
   // Dana (the agent acts for her) sees no buttons, and the server refuses
   // a POST forged from her session with a valid CSRF token.
@@ -164,11 +179,12 @@ test('an agent request reaches the inbox live, is approved with masked values on
   const withoutToken = await alicePage.evaluate(async (id) => {
     const bare = await fetch(`/v1/reviews/${id}/approve`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     const wrong = await fetch(`/v1/reviews/${id}/approve`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': 'f'.repeat(64) }, body: '{}' });
-    return [bare.status, (await bare.json()).error.message, wrong.status];
+    return [bare.status, (await bare.json()).error.message, wrong.status, (await wrong.json()).error.message];
   }, reviewId);
   assert.equal(withoutToken[0], 403);
   assert.match(withoutToken[1], /CSRF/);
   assert.equal(withoutToken[2], 403);
+  assert.match(withoutToken[3], /CSRF token does not match/);
   const still = await gateway.api('GET', `/v1/reviews/${reviewId}`, KEYS.alice);
   assert.equal(still.json.state, 'pending');
 
@@ -195,7 +211,9 @@ test('an agent request reaches the inbox live, is approved with masked values on
     assertNoSecret(await page.content(), 'the DOM');
     assertNoSecret(await page.evaluate(() => document.body.innerText), 'the page text');
   }
-  for (const { url, text } of [...await aliceBodies(), ...await danaBodies()]) assertNoSecret(text, url);
+  const bodies = [...await aliceBodies(), ...await danaBodies()];
+  assert.ok(bodies.length > 20, `only ${bodies.length} responses recorded`);
+  for (const { url, text } of bodies) assertNoSecret(text, url);
   const sse = await alicePage.evaluate(() => window.sseData);
   assert.ok(sse.length >= 2, 'the event stream carried review changes');
   for (const data of sse) {
@@ -207,7 +225,7 @@ test('an agent request reaches the inbox live, is approved with masked values on
   await dana.close();
 });
 
-test('audit page searches, checks the chain and shows inclusion status', async () => {
+test('audit page searches, checks the chain and shows inclusion status', LIMIT, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const violations = recordCspViolations(page);
@@ -215,23 +233,30 @@ test('audit page searches, checks the chain and shows inclusion status', async (
   await page.locator('h1', { hasText: 'Audit log' }).waitFor();
   await page.locator('.event').first().waitFor();
   await page.locator('.log-status .badge', { hasText: 'intact' }).waitFor();
-  const checkpoint = await gateway.api('GET', '/v1/audit/checkpoint', KEYS.bob);
-  if (checkpoint.status === 200) {
-    const button = page.locator('.event button', { hasText: 'verify inclusion' }).first();
-    await button.click();
-    await page.locator('.verify-result .badge', { hasText: 'included' }).first().waitFor();
-  } else {
-    await page.locator('.log-status', { hasText: 'Inclusion proofs are unavailable' }).waitFor();
+  // The quickstart issues a checkpoint every 10 s; the page looks again by
+  // itself until the first one exists.
+  let checkpoint = await gateway.api('GET', '/v1/audit/checkpoint?format=json', KEYS.bob);
+  for (let i = 0; i < 30 && checkpoint.status === 404; i++) {
+    await new Promise((resolve) => { setTimeout(resolve, 500); });
+    checkpoint = await gateway.api('GET', '/v1/audit/checkpoint?format=json', KEYS.bob);
   }
+  assert.equal(checkpoint.status, 200, checkpoint.text);
+  await page.locator('.log-status', { hasText: 'Latest signed checkpoint' }).waitFor({ timeout: 20000 });
+  const button = page.locator('.event button', { hasText: 'verify inclusion' }).first();
+  await button.click();
+  await page.locator('.verify-result .badge', { hasText: 'included' }).first().waitFor();
   await page.selectOption('#a-type', 'review.voted');
   await page.click('form.filters button[type=submit]');
-  await page.locator('.event .event-type', { hasText: 'review.voted' }).first().waitFor();
-  assert.equal(await page.locator('.event .event-type', { hasNotText: 'review.voted' }).count(), 0);
+  // The list is redrawn with the filtered search: only votes remain.
+  await page.waitForFunction(() => {
+    const types = [...document.querySelectorAll('.event .event-type')].map((element) => element.textContent);
+    return types.length > 0 && types.every((type) => type === 'review.voted');
+  }, null, { timeout: 15000 });
   assert.deepEqual(violations, []);
   await context.close();
 });
 
-test('usable on a phone and from the keyboard', async () => {
+test('usable on a phone and from the keyboard', LIMIT, async () => {
   const context = await browser.newContext({ viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
   const page = await context.newPage();
   const pending = await gateway.api('POST', '/v1/actions', KEYS.agent, {

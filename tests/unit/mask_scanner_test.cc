@@ -1,0 +1,120 @@
+// The scanner's fast path (pass 1: Vectorscan prefilter plus the digit-run
+// check, pass 2: start-of-match rescans of windows) must find exactly what
+// one start-of-match pass over the whole text finds: on the labeled corpus,
+// on the numeric shapes the digit-run check stands in for, and on random
+// text around them. Also: numbers right after other numbers.
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <boost/json.hpp>
+
+#include "mask/scanner.h"
+
+namespace countersign::mask {
+namespace {
+
+std::string describe(const std::vector<Hit>& hits, const Scanner& scanner) {
+  std::string out;
+  for (const Hit& hit : hits)
+    out += scanner.detectors()[hit.detector].name + "[" + std::to_string(hit.start) + "," +
+           std::to_string(hit.end) + ") ";
+  return out;
+}
+
+void expect_same_as_exhaustive(const Scanner& scanner, const std::string& text) {
+  std::vector<Hit> fast = scanner.scan(text);
+  std::vector<Hit> reference = scanner.scan_exhaustive(text);
+  ASSERT_EQ(describe(fast, scanner), describe(reference, scanner)) << text;
+}
+
+TEST(MaskScanner, GateMissesNothingOnTheCorpus) {
+  auto scanner = Scanner::builtin();
+  std::ifstream in(std::string(COUNTERSIGN_SOURCE_DIR) + "/tests/corpus/mask_corpus.jsonl");
+  std::string line;
+  std::size_t documents = 0;
+  std::size_t hits = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::string text(boost::json::parse(line).at("text").as_string());
+    expect_same_as_exhaustive(*scanner, text);
+    hits += scanner->scan(text).size();
+    ++documents;
+  }
+  EXPECT_GT(documents, 1000u);
+  EXPECT_GT(hits, 5000u);
+}
+
+// Each shape a Gate::digit_run detector matches, found by the fast path.
+TEST(MaskScanner, GateFlagsEveryNumericShape) {
+  auto scanner = Scanner::builtin();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"4111 1111 1111 1111", "credit_card_luhn"},
+      {"4111-1111-1111-1111", "credit_card_luhn"},
+      {"378282246310005", "credit_card_luhn"},
+      {"123-45-6780", "us_ssn"},
+      {"123 45 6780", "us_ssn"},
+      {"(415) 555-0132", "phone_nanp"},
+      {"(415)555-0132", "phone_nanp"},
+      {"1 (415) 555-0132 ext. 12", "phone_nanp"},
+      {"415.555.0132", "phone_nanp"},
+      {"10.0.0.1", "ipv4"},
+      {"192.168.100.200", "ipv4"},
+      {"AB 12 34 56 C", "uk_nino"},
+      {"AB123456C", "uk_nino"},
+      {"GB82 WEST 1234 5698 7654 32", "iban"},
+      {"GB82WEST12345698765432", "iban"},
+      {"DE89370400440532013000", "iban"},
+  };
+  for (const auto& [value, detector] : cases) {
+    for (const std::string& text : {value, "x " + value + " y", "see: " + value + ".\n"}) {
+      std::vector<Hit> hits = scanner->scan(text);
+      ASSERT_EQ(hits.size(), 1u) << text;
+      EXPECT_EQ(scanner->detectors()[hits[0].detector].name, detector) << text;
+      expect_same_as_exhaustive(*scanner, text);
+    }
+  }
+}
+
+// Digit-heavy text that is not a finding passes the check without windows
+// that find anything, and agrees with the reference.
+TEST(MaskScanner, RandomDigitTextAgreesWithTheReference) {
+  auto scanner = Scanner::builtin();
+  std::mt19937 rng(5);
+  const std::string alphabet = "0123456789012345678901234567890123456789 .-()+:/ABCGHWxe\n";
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  std::uniform_int_distribution<std::size_t> length(0, 400);
+  for (int iteration = 0; iteration < 3000; ++iteration) {
+    std::string text(length(rng), ' ');
+    for (char& c : text) c = alphabet[pick(rng)];
+    expect_same_as_exhaustive(*scanner, text);
+  }
+}
+
+// The leftmost match of a number detector may take in a number before the
+// value; the later starts after a space are tried too.
+TEST(MaskScanner, NumberAfterAnotherNumberIsFound) {
+  auto scanner = Scanner::builtin();
+  const std::string text = "ref 12 4111 1111 1111 1111 ok";
+  std::vector<Hit> hits = scanner->scan(text);
+  ASSERT_EQ(hits.size(), 1u) << describe(hits, *scanner);
+  EXPECT_EQ(scanner->detectors()[hits[0].detector].name, "credit_card_luhn");
+  EXPECT_EQ(text.substr(hits[0].start, hits[0].end - hits[0].start), "4111 1111 1111 1111");
+  // Glued to a dotted word it stays another token.
+  EXPECT_TRUE(scanner->scan("example.4111 1111 1111 1111").empty());
+}
+
+TEST(MaskScanner, CleanLogTextMakesNoDigitRunWindows) {
+  // Timestamps, UUIDs, versions and counts: no finding either way.
+  auto scanner = Scanner::builtin();
+  std::string text =
+      "2026-05-01T12:30:45.123Z INFO [deploy] rollout of web 1.4.2 to eu-west finished in 842ms; "
+      "request 3f2a9c1b-04de-4a5b-9c1e-0b6f3a2d7e11 ok, 128 targets, 99% cached\n";
+  EXPECT_TRUE(scanner->scan(text).empty());
+  expect_same_as_exhaustive(*scanner, text);
+}
+
+}  // namespace
+}  // namespace countersign::mask
