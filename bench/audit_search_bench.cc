@@ -251,7 +251,8 @@ void append_batches(benchmark::State& state, bool with_search_indexes) {
   if (!with_search_indexes) {
     sqlite3* database = nullptr;
     sqlite3_open(path.c_str(), &database);
-    sqlite3_exec(database, "DROP TRIGGER audit_events_minutes; DROP INDEX audit_by_target;",
+    sqlite3_exec(database,
+                 "DROP TRIGGER IF EXISTS audit_events_minutes; DROP INDEX audit_by_target;",
                  nullptr, nullptr, nullptr);
     sqlite3_close(database);
   }

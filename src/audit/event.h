@@ -35,6 +35,8 @@ std::vector<std::string> controls_for(std::string_view event_type);
 // The canonical body that is hashed: every field except the two chain hashes.
 boost::json::object event_body(const AuditEvent& event);
 boost::json::object to_json(const AuditEvent& event);  // body + hashes
+// JCS(event_body(event)): exactly the bytes the leaf hash covers.
+Result<std::string> canonical_body(const AuditEvent& event);
 Result<AuditEvent> event_from_json(const boost::json::value& json);
 
 // RFC 6962 leaf hash of the canonical body: SHA-256(0x00 || JCS(body)), hex.

@@ -53,75 +53,118 @@ std::int32_t decode_utf8(std::string_view text, std::size_t& position) {
   return code_point;
 }
 
-bool is_valid_utf8(std::string_view text) {
-  std::size_t position = 0;
-  while (position < text.size()) {
-    if (decode_utf8(text, position) < 0) return false;
+// RFC 8785 sorts object keys by their UTF-16 code units. For valid UTF-8,
+// byte order equals code point order, and code point order equals UTF-16
+// order except in one case: characters above U+FFFF become surrogates
+// (0xD800..0xDFFF) in UTF-16 and so sort before U+E000..U+FFFF, while their
+// UTF-8 lead bytes (0xF0..0xF4) sort after those (0xEE, 0xEF). Compares two
+// valid UTF-8 keys in UTF-16 order without converting them.
+bool utf16_less(std::string_view left, std::string_view right) {
+  const std::size_t common = std::min(left.size(), right.size());
+  std::size_t at = 0;
+  while (at < common && left[at] == right[at]) ++at;
+  if (at == common) return left.size() < right.size();
+  const auto left_byte = static_cast<unsigned char>(left[at]);
+  const auto right_byte = static_cast<unsigned char>(right[at]);
+  // Both strings are valid UTF-8 with equal bytes before `at`: if `at` is
+  // inside a character, both characters share their lead byte and length,
+  // so only a difference at a character start can be the special case.
+  const bool left_starts = (left_byte & 0xC0) != 0x80;
+  const bool right_starts = (right_byte & 0xC0) != 0x80;
+  if (left_starts && right_starts) {
+    const bool left_supplementary = left_byte >= 0xF0;
+    const bool right_supplementary = right_byte >= 0xF0;
+    const bool left_high_bmp = left_byte == 0xEE || left_byte == 0xEF;
+    const bool right_high_bmp = right_byte == 0xEE || right_byte == 0xEF;
+    if (left_supplementary && right_high_bmp) return true;
+    if (right_supplementary && left_high_bmp) return false;
   }
-  return true;
-}
-
-// RFC 8785 sorts object keys by their UTF-16 code units, not by code points
-// or UTF-8 bytes: characters above U+FFFF become surrogates (0xD800..0xDFFF)
-// and so sort before U+E000..U+FFFF. Keys must already be valid UTF-8.
-std::u16string to_utf16(std::string_view text) {
-  std::u16string out;
-  out.reserve(text.size());
-  std::size_t position = 0;
-  while (position < text.size()) {
-    std::int32_t code_point = decode_utf8(text, position);
-    if (code_point < 0x10000) {
-      out.push_back(static_cast<char16_t>(code_point));
-    } else {
-      code_point -= 0x10000;
-      out.push_back(static_cast<char16_t>(0xD800 + (code_point >> 10)));
-      out.push_back(static_cast<char16_t>(0xDC00 + (code_point & 0x3FF)));
-    }
-  }
-  return out;
+  return left_byte < right_byte;
 }
 
 // ---------------------------------------------------------------------------
 // Serialization
 
-void append_string(std::string& out, std::string_view text) {
+// True for bytes that are copied as they are: printable ASCII other than the
+// quote and the backslash. Bytes >= 0x80 are checked as UTF-8 separately.
+constexpr bool is_plain_ascii(unsigned char byte) {
+  return byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\';
+}
+
+// Appends `text` as a JSON string: runs of plain characters in one append,
+// multi-byte UTF-8 raw (after checking it), escapes only where RFC 8785
+// requires them. Returns false on invalid UTF-8 (`out` is then unusable).
+bool append_string(std::string& out, std::string_view text) {
   static constexpr char kHexDigits[] = "0123456789abcdef";
   out.push_back('"');
-  for (char character : text) {
-    unsigned char byte = static_cast<unsigned char>(character);
-    switch (character) {
+  const char* const data = text.data();
+  const std::size_t size = text.size();
+  std::size_t run_start = 0;
+  std::size_t position = 0;
+  while (position < size) {
+    const auto byte = static_cast<unsigned char>(data[position]);
+    if (is_plain_ascii(byte)) {
+      ++position;
+      continue;
+    }
+    if (byte >= 0x80) {
+      if (decode_utf8(text, position) < 0) return false;  // advances past the character
+      continue;
+    }
+    out.append(data + run_start, position - run_start);
+    switch (byte) {
       case '"':
-        out += "\\\"";
+        out.append("\\\"", 2);
         break;
       case '\\':
-        out += "\\\\";
+        out.append("\\\\", 2);
         break;
       case '\b':
-        out += "\\b";
+        out.append("\\b", 2);
         break;
       case '\t':
-        out += "\\t";
+        out.append("\\t", 2);
         break;
       case '\n':
-        out += "\\n";
+        out.append("\\n", 2);
         break;
       case '\f':
-        out += "\\f";
+        out.append("\\f", 2);
         break;
       case '\r':
-        out += "\\r";
+        out.append("\\r", 2);
         break;
-      default:
-        if (byte < 0x20) {
-          out += "\\u00";
-          out.push_back(kHexDigits[byte >> 4]);
-          out.push_back(kHexDigits[byte & 0xF]);
-        } else {
-          out.push_back(character);  // everything else stays raw UTF-8
-        }
+      default: {
+        const char escaped[6] = {
+            '\\', 'u', '0', '0', kHexDigits[byte >> 4], kHexDigits[byte & 0xF]};
+        out.append(escaped, sizeof escaped);
+      }
     }
+    ++position;
+    run_start = position;
   }
+  out.append(data + run_start, size - run_start);
   out.push_back('"');
+  return true;
+}
+
+// Appends the ECMAScript form of a finite double.
+void append_es_number(std::string& out, double number) {
+  // Integers below 2^53 are exact, and ECMAScript prints them (below 1e21)
+  // as plain digits, which is what an int64 conversion prints too.
+  constexpr double kExactIntegerLimit = 9007199254740992.0;  // 2^53
+  if (number == 0) {
+    out.push_back('0');  // also -0
+    return;
+  }
+  if (std::trunc(number) == number && std::abs(number) < kExactIntegerLimit) {
+    char buffer[24];
+    auto [end, status] =
+        std::to_chars(buffer, buffer + sizeof buffer, static_cast<std::int64_t>(number));
+    out.append(buffer, end);
+    return;
+  }
+  out += format_es_number(number);
 }
 
 Result<void> append_value(std::string& out, const json::value& value);
@@ -130,7 +173,7 @@ Result<void> append_number(std::string& out, double number) {
   if (!std::isfinite(number)) {
     return fail(ErrorCode::invalid_argument, "JSON number is NaN or infinite");
   }
-  out += format_es_number(number);
+  append_es_number(out, number);
   return {};
 }
 
@@ -146,27 +189,41 @@ Result<void> append_array(std::string& out, const json::array& array) {
   return {};
 }
 
+Result<void> invalid_key() {
+  return fail(ErrorCode::invalid_argument, "JSON object key is not valid UTF-8");
+}
+
+Result<void> append_member(std::string& out, const json::key_value_pair& member) {
+  if (!append_string(out, member.key())) return invalid_key();
+  out.push_back(':');
+  return append_value(out, member.value());
+}
+
 Result<void> append_object(std::string& out, const json::object& object) {
-  // Sort on precomputed UTF-16 keys; a boost::json::object cannot hold
-  // duplicate keys, so the order is total.
-  std::vector<std::pair<std::u16string, const json::key_value_pair*>> members;
-  members.reserve(object.size());
-  for (const json::key_value_pair& member : object) {
-    if (!is_valid_utf8(member.key())) {
-      return fail(ErrorCode::invalid_argument, "JSON object key is not valid UTF-8");
-    }
-    members.emplace_back(to_utf16(member.key()), &member);
-  }
-  std::sort(members.begin(), members.end(),
-            [](const auto& left, const auto& right) { return left.first < right.first; });
   out.push_back('{');
-  bool first = true;
-  for (const auto& [sort_key, member] : members) {
-    if (!first) out.push_back(',');
-    first = false;
-    append_string(out, member->key());
-    out.push_back(':');
-    if (auto appended = append_value(out, member->value()); !appended) return appended;
+  const std::size_t size = object.size();
+  // Small objects (the usual case) sort pointers on the stack; a
+  // boost::json::object cannot hold duplicate keys, so the order is total.
+  constexpr std::size_t kStackMembers = 16;
+  const json::key_value_pair* stack_members[kStackMembers];
+  std::vector<const json::key_value_pair*> heap_members;
+  const json::key_value_pair** members = stack_members;
+  if (size > kStackMembers) {
+    heap_members.resize(size);
+    members = heap_members.data();
+  }
+  std::size_t count = 0;
+  for (const json::key_value_pair& member : object) members[count++] = &member;
+  // Keys are validated while they are written; the comparison only needs
+  // valid UTF-8 for its result to be meaningful, and an invalid key fails
+  // the whole serialization anyway.
+  std::sort(members, members + count,
+            [](const json::key_value_pair* left, const json::key_value_pair* right) {
+              return utf16_less(left->key(), right->key());
+            });
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i != 0) out.push_back(',');
+    if (auto appended = append_member(out, *members[i]); !appended) return appended;
   }
   out.push_back('}');
   return {};
@@ -175,10 +232,14 @@ Result<void> append_object(std::string& out, const json::object& object) {
 Result<void> append_value(std::string& out, const json::value& value) {
   switch (value.kind()) {
     case json::kind::null:
-      out += "null";
+      out.append("null", 4);
       return {};
     case json::kind::bool_:
-      out += value.get_bool() ? "true" : "false";
+      if (value.get_bool()) {
+        out.append("true", 4);
+      } else {
+        out.append("false", 5);
+      }
       return {};
     // RFC 8785 treats every number as an IEEE-754 double, so large integers
     // lose precision exactly as they would in JavaScript.
@@ -188,14 +249,11 @@ Result<void> append_value(std::string& out, const json::value& value) {
       return append_number(out, static_cast<double>(value.get_uint64()));
     case json::kind::double_:
       return append_number(out, value.get_double());
-    case json::kind::string: {
-      const json::string& text = value.get_string();
-      if (!is_valid_utf8(text)) {
+    case json::kind::string:
+      if (!append_string(out, value.get_string())) {
         return fail(ErrorCode::invalid_argument, "JSON string is not valid UTF-8");
       }
-      append_string(out, text);
       return {};
-    }
     case json::kind::array:
       return append_array(out, value.get_array());
     case json::kind::object:
@@ -398,10 +456,34 @@ std::string format_es_number(double value) {
 
 Result<std::string> canonicalize(const boost::json::value& value) {
   std::string out;
+  out.reserve(256);
   if (auto appended = append_value(out, value); !appended) {
     return std::unexpected(appended.error());
   }
   return out;
+}
+
+Result<void> append_canonical(std::string& out, const boost::json::value& value) {
+  return append_value(out, value);
+}
+
+Result<void> append_canonical(std::string& out, const boost::json::object& object) {
+  return append_object(out, object);
+}
+
+Result<void> append_canonical_string(std::string& out, std::string_view text) {
+  if (!append_string(out, text)) {
+    return fail(ErrorCode::invalid_argument, "JSON string is not valid UTF-8");
+  }
+  return {};
+}
+
+void append_canonical_integer(std::string& out, std::int64_t value) {
+  append_es_number(out, static_cast<double>(value));
+}
+
+bool utf16_key_less(std::string_view left, std::string_view right) {
+  return utf16_less(left, right);
 }
 
 Result<boost::json::value> parse_json(std::string_view json_text) {

@@ -4,6 +4,7 @@
 // minimal string escaping, no whitespace.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,19 @@ namespace countersign {
 // Canonical text of a parsed value. Integers are treated as IEEE-754 doubles,
 // as RFC 8785 requires. Fails on NaN/Infinity (not representable in JSON).
 Result<std::string> canonicalize(const boost::json::value& value);
+
+// Appends the canonical text of a value (or object, or string) to `out`,
+// for callers that assemble a canonical document from known parts. On
+// failure `out` holds a partial text and must be discarded.
+Result<void> append_canonical(std::string& out, const boost::json::value& value);
+Result<void> append_canonical(std::string& out, const boost::json::object& object);
+Result<void> append_canonical_string(std::string& out, std::string_view text);
+// An integer as RFC 8785 writes it (as the double it denotes).
+void append_canonical_integer(std::string& out, std::int64_t value);
+
+// RFC 8785 key order: true when `left` sorts before `right` by UTF-16 code
+// units. Both must be valid UTF-8.
+bool utf16_key_less(std::string_view left, std::string_view right);
 
 // Parses JSON text and returns its canonical form; fails on malformed input
 // or duplicate object keys.

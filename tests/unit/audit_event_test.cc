@@ -251,5 +251,36 @@ TEST(Chain, BreaksWhenAnEventIsTamperedRemovedOrReordered) {
   EXPECT_NE(resealed.back().hash, events.back().hash);
 }
 
+// The store hashes canonical_body, written field by field; it must be
+// byte-identical to canonicalizing the body object, or existing logs would
+// stop verifying.
+TEST(CanonicalBody, EqualsCanonicalizedEventBody) {
+  std::vector<AuditEvent> events = sealed_chain(3);
+  AuditEvent unusual = make_event("review.voted", "j\xc3\xb6rg@example.com");
+  unusual.index = 9007199254740993;  // beyond 2^53: written as the double it denotes
+  unusual.time = -1;
+  unusual.review_id.clear();
+  unusual.controls = {"CC6.1", "quote\"d"};
+  unusual.details = boost::json::object{{"\xef\xbf\xbf", 1},
+                                        {"\xf0\x9f\x98\x80", 2.5},
+                                        {"z", boost::json::array{nullptr, true}},
+                                        {"A", "line\nbreak \xe2\x82\xac"},
+                                        {"nested", boost::json::object{{"b", 1}, {"a", -0.0}}}};
+  events.push_back(unusual);
+  AuditEvent bare;
+  bare.type = "x";
+  events.push_back(bare);
+  for (const AuditEvent& event : events) {
+    auto direct = canonical_body(event);
+    auto generic = canonicalize(event_body(event));
+    ASSERT_TRUE(direct) << direct.error().message;
+    ASSERT_TRUE(generic);
+    EXPECT_EQ(*direct, *generic);
+  }
+  AuditEvent invalid = make_event("action.decided", "bad \xff actor");
+  EXPECT_FALSE(canonical_body(invalid));
+  EXPECT_FALSE(canonicalize(event_body(invalid)));
+}
+
 }  // namespace
 }  // namespace countersign::audit

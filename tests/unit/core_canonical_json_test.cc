@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -181,6 +182,172 @@ TEST(Canonicalize, IsIdempotent) {
   auto once = canonicalize_text(input);
   ASSERT_TRUE(once);
   EXPECT_EQ(*canonicalize_text(*once), *once);
+}
+
+// UTF-16 code units of valid UTF-8 text: the reference order for keys.
+std::u16string utf16_of(std::string_view text) {
+  std::u16string out;
+  for (std::size_t i = 0; i < text.size();) {
+    auto lead = static_cast<unsigned char>(text[i]);
+    int length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    std::uint32_t code_point = length == 1   ? lead
+                               : length == 2 ? lead & 0x1F
+                               : length == 3 ? lead & 0x0F
+                                             : lead & 0x07;
+    for (int k = 1; k < length; ++k) {
+      code_point = (code_point << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    }
+    i += static_cast<std::size_t>(length);
+    if (code_point < 0x10000) {
+      out.push_back(static_cast<char16_t>(code_point));
+    } else {
+      code_point -= 0x10000;
+      out.push_back(static_cast<char16_t>(0xD800 + (code_point >> 10)));
+      out.push_back(static_cast<char16_t>(0xDC00 + (code_point & 0x3FF)));
+    }
+  }
+  return out;
+}
+
+std::string utf8_of(std::uint32_t code_point) {
+  std::string out;
+  if (code_point < 0x80) {
+    out.push_back(static_cast<char>(code_point));
+  } else if (code_point < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (code_point >> 6)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else if (code_point < 0x10000) {
+    out.push_back(static_cast<char>(0xE0 | (code_point >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  } else {
+    out.push_back(static_cast<char>(0xF0 | (code_point >> 18)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
+  }
+  return out;
+}
+
+// Characters above U+FFFF are surrogate pairs in UTF-16 (0xD800..0xDBFF
+// first) and sort before U+E000..U+FFFF, although both their code points
+// and their UTF-8 bytes are larger; below U+E000 byte order holds.
+TEST(Canonicalize, SupplementaryKeysSortBeforeHighBmpKeys) {
+  boost::json::object object;
+  const std::string keys[] = {"a\xef\xbf\xbf",      // a U+FFFF
+                              "a\xee\x80\x80",      // a U+E000
+                              "a\xf4\x8f\xbf\xbf",  // a U+10FFFF
+                              "a\xf0\x90\x80\x80",  // a U+10000
+                              "a\xed\x9f\xbf",      // a U+D7FF
+                              "a\xc3\xa9",          // a U+00E9
+                              "ab",
+                              "a"};
+  for (std::size_t i = 0; i < std::size(keys); ++i) object[keys[i]] = static_cast<int>(i);
+  EXPECT_EQ(*canonicalize(object),
+            "{\"a\":7,\"ab\":6,\"a\xc3\xa9\":5,\"a\xed\x9f\xbf\":4,\"a\xf0\x90\x80\x80\":3,"
+            "\"a\xf4\x8f\xbf\xbf\":2,\"a\xee\x80\x80\":1,\"a\xef\xbf\xbf\":0}");
+  // The same rule, pair by pair.
+  EXPECT_TRUE(utf16_key_less("\xf0\x90\x80\x80", "\xee\x80\x80"));
+  EXPECT_FALSE(utf16_key_less("\xee\x80\x80", "\xf0\x90\x80\x80"));
+  EXPECT_TRUE(utf16_key_less("\xf4\x8f\xbf\xbf", "\xef\xbf\xbf"));
+  EXPECT_TRUE(utf16_key_less("\xed\x9f\xbf", "\xf0\x90\x80\x80"));
+  EXPECT_TRUE(utf16_key_less("\xee\x80\x80", "\xee\x80\x81"));  // differ inside a character
+  EXPECT_TRUE(utf16_key_less("\xf0\x90\x80\x80", "\xf0\x90\x80\x81"));
+  EXPECT_FALSE(utf16_key_less("x", "x"));
+}
+
+TEST(Canonicalize, KeyOrderMatchesUtf16ForRandomKeys) {
+  // Characters from every UTF-8 length and both sides of the surrogate range.
+  const std::uint32_t pool[] = {0x20,    0x41,    0x61,     0x7F,   0x80,    0x7FF,
+                                0x800,   0xD7FF,  0xE000,   0xE001, 0xFB33,  0xFFFF,
+                                0x10000, 0x1F600, 0x10FFFF, 0x20AC, 0x1F601, 0xFFFE};
+  std::uint32_t state = 12345;
+  auto next = [&] {
+    state = state * 1103515245u + 12345u;
+    return state >> 8;
+  };
+  for (int round = 0; round < 200; ++round) {
+    boost::json::object object;
+    const int key_count = 1 + static_cast<int>(next() % 40);  // also above the stack size
+    for (int k = 0; k < key_count; ++k) {
+      std::string key;
+      const int length = static_cast<int>(next() % 4);
+      for (int c = 0; c < length; ++c) key += utf8_of(pool[next() % std::size(pool)]);
+      object[key] = k;
+    }
+    auto canonical = canonicalize(object);
+    ASSERT_TRUE(canonical) << canonical.error().message;
+    auto parsed = parse_json(*canonical);
+    ASSERT_TRUE(parsed);
+    // boost::json::object keeps insertion order, i.e. the canonical order.
+    std::vector<std::u16string> order;
+    for (const auto& member : parsed->get_object()) order.push_back(utf16_of(member.key()));
+    ASSERT_EQ(order.size(), object.size());
+    for (std::size_t i = 1; i < order.size(); ++i) EXPECT_LT(order[i - 1], order[i]);
+    // And the comparator alone, on every pair.
+    std::vector<std::string> keys;
+    for (const auto& member : object) keys.emplace_back(member.key());
+    for (const std::string& left : keys) {
+      for (const std::string& right : keys) {
+        EXPECT_EQ(utf16_key_less(left, right), utf16_of(left) < utf16_of(right));
+      }
+    }
+  }
+}
+
+TEST(Canonicalize, IntegersAndIntegralDoublesMatchEsFormatting) {
+  const double values[] = {1.0,
+                           -1.0,
+                           2.0,
+                           10.0,
+                           1e15,
+                           -1e15,
+                           123456789012.0,
+                           9007199254740991.0,
+                           -9007199254740991.0,
+                           9007199254740992.0,
+                           18014398509481984.0,
+                           1e20,
+                           1e21,
+                           0.5,
+                           -2.5,
+                           1700000000000.0};
+  for (double value : values) {
+    EXPECT_EQ(*canonicalize(boost::json::value(value)), format_es_number(value)) << value;
+  }
+  const std::int64_t integers[] = {0,
+                                   1,
+                                   -1,
+                                   42,
+                                   1'700'000'000'000,
+                                   9007199254740991,
+                                   -9007199254740993,
+                                   std::numeric_limits<std::int64_t>::max(),
+                                   std::numeric_limits<std::int64_t>::min()};
+  for (std::int64_t integer : integers) {
+    EXPECT_EQ(*canonicalize(boost::json::value(integer)),
+              format_es_number(static_cast<double>(integer)))
+        << integer;
+  }
+  EXPECT_EQ(*canonicalize(boost::json::value(std::numeric_limits<std::int64_t>::max())),
+            "9223372036854776000");
+}
+
+TEST(Canonicalize, EscapesAtRunBoundaries) {
+  boost::json::value value = boost::json::string(std::string("\"\xc3\xa9\n", 4));
+  EXPECT_EQ(*canonicalize(value), "\"\\\"\xc3\xa9\\n\"");
+  value = boost::json::string(std::string("\x01plain text\x7f\\", 13));
+  EXPECT_EQ(*canonicalize(value), "\"\\u0001plain text\x7f\\\\\"");
+  EXPECT_EQ(*canonicalize(boost::json::value(boost::json::string(""))), "\"\"");
+}
+
+TEST(Canonicalize, RejectsInvalidUtf8AfterPlainText) {
+  EXPECT_FALSE(canonicalize(boost::json::value(boost::json::string("plain \xe2\x82"))));
+  EXPECT_FALSE(canonicalize(boost::json::value(boost::json::string("x\xf4\x90\x80\x80"))));
+  boost::json::object object;
+  object["ok"] = 1;
+  object["bad \xff"] = 2;
+  EXPECT_FALSE(canonicalize(object));
 }
 
 Action sample_action() {

@@ -639,6 +639,122 @@ TEST(SqliteStoreAudit, QueuedAppendsCommitInOrderAndCallBackWhenDurable) {
   expect_chain_verifies(*store);
 }
 
+// audit_minutes as the events say it should be: per minute of event time,
+// the first and last index.
+void expect_minutes_match_events(const std::string& path) {
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &raw), SQLITE_OK);
+  auto rows = [&](const char* sql) {
+    std::vector<std::string> out;
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(raw, sql, -1, &statement, nullptr), SQLITE_OK);
+    while (sqlite3_step(statement) == SQLITE_ROW) {
+      out.push_back(std::to_string(sqlite3_column_int64(statement, 0)) + ":" +
+                    std::to_string(sqlite3_column_int64(statement, 1)) + "-" +
+                    std::to_string(sqlite3_column_int64(statement, 2)));
+    }
+    sqlite3_finalize(statement);
+    return out;
+  };
+  auto expected = rows(
+      "SELECT time / 60000, min(idx), max(idx) FROM audit_events GROUP BY time / 60000 ORDER BY 1");
+  EXPECT_GT(expected.size(), 1u);
+  EXPECT_EQ(rows("SELECT minute, first_idx, last_idx FROM audit_minutes ORDER BY minute"),
+            expected);
+  sqlite3_close(raw);
+}
+
+TEST(SqliteStoreAudit, MinuteTableIsExactForBatchedOutOfOrderAppends) {
+  TempDatabase database;
+  {
+    auto store = open_store(database.path());
+    std::atomic<int> callbacks{0};
+    for (int i = 0; i < 300; ++i) {
+      // Times jump between minutes and go back a little, as concurrent
+      // requests do; one caller in 50 is refused while sealing.
+      Millis time = kNow + (i % 7) * 60'000 - (i % 3) * 20'000;
+      audit::AuditEvent event = make_event("action.decided", "", "system", time);
+      if (i % 50 == 25) event.actor = "bad \xff";
+      store->append_events_async({event}, [&](Result<void>) { ++callbacks; });
+    }
+    std::vector<audit::AuditEvent> several{make_event("a", "", "system", kNow - 3 * 60'000),
+                                           make_event("b", "", "system", kNow + 9 * 60'000),
+                                           make_event("c", "", "system", kNow - 3 * 60'000)};
+    ASSERT_TRUE(store->append_events(several));
+    review::Review review = make_review("rv_minutes", kNow);
+    std::vector<audit::AuditEvent> created{
+        make_event("review.created", "rv_minutes", "system", kNow + 20 * 60'000)};
+    ASSERT_TRUE(store->create_review(review, created));
+    while (callbacks.load() < 300) std::this_thread::yield();
+    EXPECT_EQ(*store->event_count(), 300 - 6 + 3 + 1);
+    expect_chain_verifies(*store);
+    AuditFilter filter;
+    filter.from = kNow - 3 * 60'000;
+    filter.to = kNow - 2 * 60'000;
+    auto page = store->list_events(filter);
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->events.size(), 2u);
+    EXPECT_EQ(page->events[0].type, "a");
+    EXPECT_EQ(page->events[1].type, "c");
+  }
+  expect_minutes_match_events(database.path());
+}
+
+TEST(SqliteStoreOpen, UpgradeFromTheMinuteTriggerKeepsTheMinuteTableExact) {
+  TempDatabase database;
+  {
+    auto store = open_store(database.path());
+    for (int i = 0; i < 20; ++i) {
+      std::vector<audit::AuditEvent> one{
+          make_event("action.decided", "", "system", kNow + (i % 4) * 60'000)};
+      ASSERT_TRUE(store->append_events(one));
+    }
+  }
+  {
+    // Back to schema 5 as an older build left it: the per-row trigger and
+    // the time index, and a minute table the trigger filled.
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(database.path().c_str(), &raw), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(raw, R"sql(
+        DELETE FROM audit_minutes;
+        INSERT INTO audit_minutes (minute, first_idx, last_idx)
+          SELECT time / 60000, min(idx), max(idx) FROM audit_events GROUP BY time / 60000;
+        CREATE TRIGGER audit_events_minutes AFTER INSERT ON audit_events BEGIN
+          INSERT INTO audit_minutes (minute, first_idx, last_idx)
+            VALUES (new.time / 60000, new.idx, new.idx)
+            ON CONFLICT (minute) DO UPDATE SET first_idx = min(first_idx, excluded.first_idx),
+                                               last_idx = max(last_idx, excluded.last_idx);
+        END;
+        CREATE INDEX audit_by_time ON audit_events (time);
+        PRAGMA user_version = 5;)sql",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  {
+    auto store = open_store(database.path());
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 20; ++i) {
+      std::vector<audit::AuditEvent> one{
+          make_event("action.decided", "", "system", kNow + (i % 5) * 60'000 + 30'000)};
+      ASSERT_TRUE(store->append_events(one));
+    }
+    EXPECT_EQ(*store->event_count(), 40);
+    expect_chain_verifies(*store);
+  }
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(database.path().c_str(), &raw), SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(raw, "SELECT count(*) FROM sqlite_master WHERE type = 'trigger'", -1,
+                               &statement, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(statement, 0), 0);
+  sqlite3_finalize(statement);
+  sqlite3_close(raw);
+  expect_minutes_match_events(database.path());
+}
+
 TEST(SqliteStoreAudit, ClosingTheStoreCommitsWhatIsQueued) {
   TempDatabase database;
   std::atomic<int> callbacks{0};

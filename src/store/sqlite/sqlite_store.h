@@ -92,6 +92,16 @@ class SqliteStore final : public Store {
   Result<void> insert_review(const review::Review& review);
   Result<void> save_review(const review::Review& review);
   Result<void> insert_grant(const review::Grant& grant);
+  // Appending to the log inside a write transaction: begin_append reads
+  // where the log ends, append_sealed seals and inserts one caller's events
+  // after it (any number of times), finish_append records the minutes the
+  // events fall in. The two-argument append_sealed does all three.
+  struct AppendState;
+  Result<AppendState> begin_append();
+  Result<std::vector<audit::AuditEvent>> append_sealed(AppendState& state,
+                                                       const std::vector<audit::AuditEvent>& events,
+                                                       std::string_view fallback_verb);
+  Result<void> finish_append(AppendState& state);
   Result<std::vector<audit::AuditEvent>> append_sealed(const std::vector<audit::AuditEvent>& events,
                                                        std::string_view fallback_verb);
   Result<std::vector<review::Review>> read_reviews(Statement& statement);
