@@ -40,16 +40,19 @@ bool is_alnum(char c) {
   return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-// Per-thread scratch space, grown to fit every database this thread scans.
+// Per-thread scratch space, grown to fit every database of every scanner
+// this thread uses.
 struct ThreadScratch {
   hs_scratch_t* scratch = nullptr;
-  std::vector<std::uint64_t> fits;
+  std::vector<std::uint64_t> fits;  // scanner ids
   ~ThreadScratch() {
     if (scratch) hs_free_scratch(scratch);
   }
-  hs_scratch_t* for_database(const hs_database_t* database, std::uint64_t id) {
+  hs_scratch_t* for_scanner(std::uint64_t id, const std::vector<void*>& databases) {
     if (std::find(fits.begin(), fits.end(), id) == fits.end()) {
-      if (hs_alloc_scratch(database, &scratch) != HS_SUCCESS) throw std::bad_alloc();
+      for (void* database : databases)
+        if (hs_alloc_scratch(static_cast<hs_database_t*>(database), &scratch) != HS_SUCCESS)
+          throw std::bad_alloc();
       fits.push_back(id);
     }
     return scratch;
@@ -59,6 +62,16 @@ struct ThreadScratch {
 ThreadScratch& thread_scratch() {
   thread_local ThreadScratch scratch;
   return scratch;
+}
+
+// A match ending at `to` that runs on into a longer token: not a candidate,
+// whatever its start (so pass 1 can drop its end before any rescan).
+bool glued_on_the_right(std::string_view text, std::size_t to, const Detector& detector) {
+  if (detector.right == Boundary::none || to >= text.size()) return false;
+  if (in_class(text[to], detector.right)) return true;
+  // Continues as a longer dotted or dashed token.
+  return (text[to] == '.' || (detector.right == Boundary::number && text[to] == '-')) &&
+         to + 1 < text.size() && is_alnum(text[to + 1]);
 }
 
 struct Candidate {
@@ -73,6 +86,9 @@ struct ScanContext {
   std::vector<Candidate>* candidates;
   std::size_t offset = 0;  // where the scanned window starts in text
   bool cut = false;        // a match started at the window's first byte
+  // Where matches ended (in text), before any boundary check; null when
+  // the caller does not ask.
+  std::vector<std::size_t>* ends = nullptr;
 };
 
 int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
@@ -84,6 +100,7 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
   }
   from += ctx->offset;
   to += ctx->offset;
+  if (ctx->ends) ctx->ends->push_back(static_cast<std::size_t>(to));
   const Detector& detector = (*ctx->detectors)[id];
   const std::string_view text = ctx->text;
   auto glued = [&](unsigned long long at) {
@@ -101,12 +118,7 @@ int on_match(unsigned int id, unsigned long long from, unsigned long long to, un
     while (from < to && glued(from)) ++from;
     if (from == to) return 0;
   }
-  if (detector.right != Boundary::none && to < text.size()) {
-    if (in_class(text[to], detector.right)) return 0;
-    if ((text[to] == '.' || (detector.right == Boundary::number && text[to] == '-')) &&
-        to + 1 < text.size() && is_alnum(text[to + 1]))
-      return 0;  // continues as a longer dotted or dashed token
-  }
+  if (glued_on_the_right(text, static_cast<std::size_t>(to), detector)) return 0;
   ctx->candidates->push_back({id, static_cast<std::size_t>(from), static_cast<std::size_t>(to)});
   return 0;
 }
@@ -133,6 +145,7 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
   };
   PatternSet som;
   PatternSet fast;
+  PatternSet digit;
   for (std::size_t i = 0; i < scanner->detectors_.size(); ++i) {
     const Detector& detector = scanner->detectors_[i];
     unsigned int caseless = detector.caseless ? HS_FLAG_CASELESS : 0u;
@@ -152,29 +165,55 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
       hs_free_compile_error(info_error);
     }
     if (detector.gate == Gate::digit_run) {
-      scanner->digit_gate_ = true;
+      digit.patterns.push_back(detector.pattern.c_str());
+      digit.flags.push_back(HS_FLAG_SOM_LEFTMOST | caseless);
+      digit.ids.push_back(static_cast<unsigned int>(i));
       continue;
     }
     fast.patterns.push_back(detector.pattern.c_str());
     fast.flags.push_back(caseless);
     fast.ids.push_back(static_cast<unsigned int>(i));
   }
-  for (auto* set : {&som, &fast}) {
-    if (set->patterns.empty()) continue;
+  // The rescan of a window around a prefilter end needs only the detector
+  // that ended there: its own start-of-match database, which costs a
+  // fraction of the one over every pattern (Vectorscan tracks match starts
+  // per pattern, so its matches are the same in either).
+  std::vector<PatternSet> own(scanner->detectors_.size());
+  for (std::size_t k = 0; k < fast.ids.size(); ++k) {
+    const Detector& detector = scanner->detectors_[fast.ids[k]];
+    PatternSet& set = own[fast.ids[k]];
+    set.patterns.push_back(detector.pattern.c_str());
+    set.flags.push_back(HS_FLAG_SOM_LEFTMOST | (detector.caseless ? HS_FLAG_CASELESS : 0u));
+    set.ids.push_back(fast.ids[k]);
+  }
+  scanner->rescan_.assign(scanner->detectors_.size(), nullptr);
+  auto compile = [&](const PatternSet& set, void*& into) -> Result<void> {
+    if (set.patterns.empty()) return {};
     hs_database_t* database = nullptr;
     hs_compile_error_t* error = nullptr;
-    if (hs_compile_multi(set->patterns.data(), set->flags.data(), set->ids.data(),
-                         static_cast<unsigned int>(set->patterns.size()), HS_MODE_BLOCK, nullptr,
+    if (hs_compile_multi(set.patterns.data(), set.flags.data(), set.ids.data(),
+                         static_cast<unsigned int>(set.patterns.size()), HS_MODE_BLOCK, nullptr,
                          &database, &error) != HS_SUCCESS) {
       std::string where;
       if (error && error->expression >= 0 &&
-          static_cast<std::size_t>(error->expression) < set->ids.size())
-        where = "detector '" + scanner->detectors_[set->ids[error->expression]].name + "': ";
+          static_cast<std::size_t>(error->expression) < set.ids.size())
+        where = "detector '" + scanner->detectors_[set.ids[error->expression]].name + "': ";
       return fail(ErrorCode::invalid_argument,
                   "cannot compile masking patterns: " + where + compile_error_message(error));
     }
-    (set == &som ? scanner->database_ : scanner->prefilter_) = database;
-  }
+    into = database;
+    scanner->every_database_.push_back(database);
+    return {};
+  };
+  if (auto compiled = compile(som, scanner->database_); !compiled)
+    return std::unexpected(compiled.error());
+  if (auto compiled = compile(fast, scanner->prefilter_); !compiled)
+    return std::unexpected(compiled.error());
+  if (auto compiled = compile(digit, scanner->digit_database_); !compiled)
+    return std::unexpected(compiled.error());
+  for (std::size_t i = 0; i < own.size(); ++i)
+    if (auto compiled = compile(own[i], scanner->rescan_[i]); !compiled)
+      return std::unexpected(compiled.error());
   return std::shared_ptr<const Scanner>(scanner);
 }
 
@@ -188,8 +227,7 @@ std::shared_ptr<const Scanner> Scanner::builtin() {
 }
 
 Scanner::~Scanner() {
-  if (database_) hs_free_database(static_cast<hs_database_t*>(database_));
-  if (prefilter_) hs_free_database(static_cast<hs_database_t*>(prefilter_));
+  for (void* database : every_database_) hs_free_database(static_cast<hs_database_t*>(database));
 }
 
 namespace {
@@ -199,10 +237,21 @@ struct End {
   std::uint32_t detector;
 };
 
+struct EndContext {
+  std::string_view text;
+  const std::vector<Detector>* detectors;
+  std::vector<End>* ends;
+  std::size_t offset = 0;  // where the scanned block starts in text
+};
+
+// Pass 2 would drop a match glued to a longer token on its right whatever
+// its start, so such an end needs no window (most ends of a token pattern
+// with an open-ended tail, "[A-Za-z0-9]{36,}", are inside the token).
 int on_end(unsigned int id, unsigned long long, unsigned long long to, unsigned int,
            void* context) {
-  auto* ends = static_cast<std::vector<End>*>(context);
-  ends->push_back({static_cast<std::size_t>(to), id});
+  auto* ctx = static_cast<EndContext*>(context);
+  const std::size_t at = static_cast<std::size_t>(to) + ctx->offset;
+  if (!glued_on_the_right(ctx->text, at, (*ctx->detectors)[id])) ctx->ends->push_back({at, id});
   return 0;
 }
 
@@ -237,10 +286,15 @@ std::size_t next_digit(const char* p, std::size_t at, std::size_t size) {
   return at;
 }
 
+// A stretch of text to rescan, with the database of `group`: a detector
+// index, or kDigitGroup for the digit-run detectors.
 struct Window {
   std::size_t start;
   std::size_t end;
+  std::uint32_t group;
 };
+
+constexpr std::uint32_t kDigitGroup = UINT32_MAX;
 
 // The first pass for the Gate::digit_run detectors (cards, SSNs, North
 // American phones, IPv4, NINOs, IBANs). A run is digits where neighbours
@@ -283,8 +337,8 @@ void digit_run_windows(std::string_view text, std::vector<Window>& windows) {
     const bool paren = (start >= 1 && p[start - 1] == ')') || (start >= 2 && p[start - 2] == ')');
     if (digits >= 9 || (digits >= 7 && paren) || (digits >= 4 && dots >= 3) ||
         (digits >= 2 && capitals)) {
-      windows.push_back(
-          {start > 16 ? start - 16 : 0, std::min(size, std::max(end, start + 64) + 16)});
+      windows.push_back({start > 16 ? start - 16 : 0,
+                         std::min(size, std::max(end, start + 64) + 16), kDigitGroup});
     }
     at = next_digit(p, at, size);
   }
@@ -361,9 +415,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
   std::vector<Hit> hits;
   if (text.empty() || database_ == nullptr) return hits;
   auto* prefilter = static_cast<hs_database_t*>(prefilter_);
-  auto* database = static_cast<hs_database_t*>(database_);
-  if (prefilter) thread_scratch().for_database(prefilter, id_);
-  hs_scratch_t* scratch = thread_scratch().for_database(database, id_ + (1ull << 63));
+  hs_scratch_t* scratch = thread_scratch().for_scanner(id_, every_database_);
 
   // Pass 1: where can matches be? The prefilter reports where matches of
   // its detectors end; a match starts at most its detector's reach before
@@ -373,40 +425,62 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
   if (prefilter) {
     std::vector<End> ends;
     scan_blocks(text, [&](std::size_t offset, std::size_t length) {
-      std::size_t first = ends.size();
+      EndContext context{text, &detectors_, &ends, offset};
       hs_scan(prefilter, text.data() + offset, static_cast<unsigned int>(length), 0, scratch,
-              on_end, &ends);
-      for (std::size_t k = first; k < ends.size(); ++k) ends[k].at += offset;
+              on_end, &context);
     });
     windows.reserve(ends.size());
     for (const End& end : ends) {
       std::size_t reach = reach_[end.detector];
-      windows.push_back({end.at > reach ? end.at - reach : 0, end.at});
+      windows.push_back({end.at > reach ? end.at - reach : 0, end.at, end.detector});
     }
   }
-  if (digit_gate_) digit_run_windows(text, windows);
+  if (digit_database_) digit_run_windows(text, windows);
   if (windows.empty()) return hits;
-  std::sort(windows.begin(), windows.end(),
-            [](const Window& a, const Window& b) { return a.start < b.start; });
+  std::sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) {
+    if (a.group != b.group) return a.group < b.group;
+    return a.start < b.start;
+  });
 
-  // Pass 2: leftmost starts, in the merged windows. A match that starts at
-  // a window's first byte may have been cut: widen and rescan.
+  // Pass 2: leftmost starts, in the merged windows of each detector (or of
+  // the digit-run group), with that detector's database. A match that
+  // starts at a window's first byte may have been cut: widen and rescan.
+  // Every prefilter end must come back from the rescan too: when one does
+  // not, its match starts before the window (a detector without a bound on
+  // its length, reach capped at 512 bytes: a long JWT), and the window
+  // widens as well.
   std::vector<Candidate> candidates;
   std::vector<Candidate> found;
+  std::vector<std::size_t> expected_ends;
+  std::vector<std::size_t> reported_ends;
   std::size_t i = 0;
   while (i < windows.size()) {
+    const std::uint32_t group = windows[i].group;
+    const bool digit_group = group == kDigitGroup;
     std::size_t window_start = windows[i].start;
     std::size_t window_end = windows[i].end;
-    while (i < windows.size() && windows[i].start <= window_end) {
+    expected_ends.clear();
+    while (i < windows.size() && windows[i].group == group && windows[i].start <= window_end) {
       window_end = std::max(window_end, windows[i].end);
+      if (!digit_group) expected_ends.push_back(windows[i].end);
       ++i;
     }
+    auto* database = static_cast<hs_database_t*>(digit_group ? digit_database_ : rescan_[group]);
     for (;;) {
       found.clear();
-      ScanContext context{text, &detectors_, &found, window_start};
+      reported_ends.clear();
+      ScanContext context{text,         &detectors_, &found,
+                          window_start, false,       digit_group ? nullptr : &reported_ends};
       hs_scan(database, text.data() + window_start,
               static_cast<unsigned int>(window_end - window_start), 0, scratch, on_match, &context);
-      if (!context.cut) {
+      bool complete = !context.cut;
+      if (complete && !digit_group && window_start > 0) {
+        std::sort(reported_ends.begin(), reported_ends.end());
+        complete = std::all_of(expected_ends.begin(), expected_ends.end(), [&](std::size_t end) {
+          return std::binary_search(reported_ends.begin(), reported_ends.end(), end);
+        });
+      }
+      if (complete) {
         candidates.insert(candidates.end(), found.begin(), found.end());
         break;
       }
@@ -420,7 +494,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
 std::vector<Hit> Scanner::scan_exhaustive(std::string_view text) const {
   if (text.empty() || database_ == nullptr) return {};
   auto* database = static_cast<hs_database_t*>(database_);
-  hs_scratch_t* scratch = thread_scratch().for_database(database, id_ + (1ull << 63));
+  hs_scratch_t* scratch = thread_scratch().for_scanner(id_, every_database_);
   std::vector<Candidate> candidates;
   scan_blocks(text, [&](std::size_t offset, std::size_t length) {
     ScanContext context{text, &detectors_, &candidates, offset};

@@ -51,12 +51,17 @@ class Scanner {
   // Pass 1 over the whole text: `prefilter_` (no start-of-match tracking)
   // finds where matches of the Gate::pattern detectors end, and the
   // digit-run check (scanner.cc) flags where Gate::digit_run detectors may
-  // match. `database_` (every detector, leftmost start-of-match) then
-  // rescans only windows around those places. Text without findings costs
+  // match. Pass 2 rescans only windows around those places, each with the
+  // leftmost start-of-match database of the detectors that may match there:
+  // a window around a prefilter end with that detector's own database
+  // (`rescan_`), a digit-run window with `digit_database_`. `database_`
+  // (every detector) serves `scan_exhaustive`. Text without findings costs
   // pass 1 only.
-  void* prefilter_ = nullptr;  // hs_database_t; null when every detector is digit-run gated
-  void* database_ = nullptr;   // hs_database_t
-  bool digit_gate_ = false;    // some detector is Gate::digit_run
+  void* prefilter_ = nullptr;          // hs_database_t; null when every detector is digit-run gated
+  void* database_ = nullptr;           // hs_database_t
+  void* digit_database_ = nullptr;     // hs_database_t; null when no detector is digit-run gated
+  std::vector<void*> rescan_;          // by detector: hs_database_t, null for digit-run detectors
+  std::vector<void*> every_database_;  // all of the above, to size scratch space and to free
   // By detector: how far before a prefilter end its match may start (its
   // longest match plus one, at most 512 bytes).
   std::vector<std::size_t> reach_;
