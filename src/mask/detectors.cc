@@ -603,6 +603,13 @@ std::vector<Detector> make_catalog() {
         detector.name == "phone_nanp" || detector.name == "ipv4" || detector.name == "uk_nino" ||
         detector.name == "iban")
       detector.gate = Gate::digit_run;
+  // Every match of these has separators of one kind a fixed distance apart
+  // with hex digits between them, which the scanner's hex-group check
+  // (scanner.cc, hex_run_windows) flags.
+  for (Detector& detector : d)
+    if (detector.name == "mac_address" || detector.name == "mac_address_dashed" ||
+        detector.name == "mac_address_dotted" || detector.name == "ipv6")
+      detector.gate = Gate::hex_run;
   return d;
 }
 

@@ -34,6 +34,9 @@ enum class Gate {
   digit_run,  // the hand-written digit-run check (built-in numeric detectors
               // only: their patterns have no literal for Vectorscan to anchor
               // on and cost most of a Vectorscan pass; see scanner.cc)
+  hex_run,    // the hand-written hex-group check (built-in MAC and full IPv6
+              // detectors only, for the same reason: UUIDs and hex digests
+              // keep their patterns busy in Vectorscan; see scanner.cc)
 };
 
 struct Detector {

@@ -146,6 +146,7 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
   PatternSet som;
   PatternSet fast;
   PatternSet digit;
+  PatternSet hex;
   for (std::size_t i = 0; i < scanner->detectors_.size(); ++i) {
     const Detector& detector = scanner->detectors_[i];
     unsigned int caseless = detector.caseless ? HS_FLAG_CASELESS : 0u;
@@ -164,10 +165,11 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
     } else if (info_error) {
       hs_free_compile_error(info_error);
     }
-    if (detector.gate == Gate::digit_run) {
-      digit.patterns.push_back(detector.pattern.c_str());
-      digit.flags.push_back(HS_FLAG_SOM_LEFTMOST | caseless);
-      digit.ids.push_back(static_cast<unsigned int>(i));
+    if (detector.gate != Gate::pattern) {
+      PatternSet& group = detector.gate == Gate::digit_run ? digit : hex;
+      group.patterns.push_back(detector.pattern.c_str());
+      group.flags.push_back(HS_FLAG_SOM_LEFTMOST | caseless);
+      group.ids.push_back(static_cast<unsigned int>(i));
       continue;
     }
     fast.patterns.push_back(detector.pattern.c_str());
@@ -210,6 +212,8 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
   if (auto compiled = compile(fast, scanner->prefilter_); !compiled)
     return std::unexpected(compiled.error());
   if (auto compiled = compile(digit, scanner->digit_database_); !compiled)
+    return std::unexpected(compiled.error());
+  if (auto compiled = compile(hex, scanner->hex_database_); !compiled)
     return std::unexpected(compiled.error());
   for (std::size_t i = 0; i < own.size(); ++i)
     if (auto compiled = compile(own[i], scanner->rescan_[i]); !compiled)
@@ -287,7 +291,7 @@ std::size_t next_digit(const char* p, std::size_t at, std::size_t size) {
 }
 
 // A stretch of text to rescan, with the database of `group`: a detector
-// index, or kDigitGroup for the digit-run detectors.
+// index, or kDigitGroup / kHexGroup for the digit-run / hex-run detectors.
 struct Window {
   std::size_t start;
   std::size_t end;
@@ -295,6 +299,7 @@ struct Window {
 };
 
 constexpr std::uint32_t kDigitGroup = UINT32_MAX;
+constexpr std::uint32_t kHexGroup = UINT32_MAX - 1;
 
 // The first pass for the Gate::digit_run detectors (cards, SSNs, North
 // American phones, IPv4, NINOs, IBANs). A run is digits where neighbours
@@ -341,6 +346,83 @@ void digit_run_windows(std::string_view text, std::vector<Window>& windows) {
                          std::min(size, std::max(end, start + 64) + 16), kDigitGroup});
     }
     at = next_digit(p, at, size);
+  }
+}
+
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+// The first separator (':', '-' or '.') at or after `at` (or size), 16 bytes
+// at a time.
+std::size_t next_separator(const char* p, std::size_t at, std::size_t size) {
+#if defined(__SSE2__)
+  const __m128i colon = _mm_set1_epi8(':');
+  const __m128i dash = _mm_set1_epi8('-');
+  const __m128i dot = _mm_set1_epi8('.');
+  for (; at + 16 <= size; at += 16) {
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
+    __m128i hits =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(bytes, colon), _mm_cmpeq_epi8(bytes, dash)),
+                     _mm_cmpeq_epi8(bytes, dot));
+    if (int mask = _mm_movemask_epi8(hits))
+      return at + static_cast<std::size_t>(__builtin_ctz(mask));
+  }
+#endif
+  while (at < size && p[at] != ':' && p[at] != '-' && p[at] != '.') ++at;
+  return at;
+}
+
+// The first pass for the Gate::hex_run detectors (MAC addresses and full
+// IPv6 addresses). Every match of them has, from its first separator on:
+//   - ':' or '-' five times, three bytes apart, with two hex digits before
+//     each and after the last (MAC "00:1a:2b:3c:4d:5e", "00-1A-2B-3C-4D-5E"), or
+//   - '.' twice, five bytes apart, with four hex digits before, between and
+//     after them ("001a.2b3c.4d5e"), or
+//   - ':' seven times, each 2 to 5 bytes after the one before with only hex
+//     digits between (IPv6 "2001:db8:0:0:0:ff00:42:8329"),
+// and starts at most 4 bytes before that separator, ending at most 5 bytes
+// after the last. Those windows go to the start-of-match pass. UUIDs
+// ("3f2a9c1b-04de-4a5b-...": dashes 5 apart), clock times and dotted
+// versions make no such shape.
+void hex_run_windows(std::string_view text, std::vector<Window>& windows) {
+  const char* p = text.data();
+  const std::size_t size = text.size();
+  auto hex_between = [&](std::size_t from, std::size_t to) {  // [from, to) all hex, inside text
+    if (to > size) return false;
+    for (std::size_t k = from; k < to; ++k)
+      if (!is_hex(p[k])) return false;
+    return true;
+  };
+  auto flag = [&](std::size_t first, std::size_t last) {
+    windows.push_back({first > 5 ? first - 5 : 0, std::min(size, last + 6), kHexGroup});
+  };
+  for (std::size_t at = next_separator(p, 0, size); at < size;
+       at = next_separator(p, at + 1, size)) {
+    const char separator = p[at];
+    if (at < 1 || !is_hex(p[at - 1])) continue;
+    if (separator == '.') {
+      if (at >= 4 && at + 10 <= size && p[at + 5] == '.' && hex_between(at - 4, at) &&
+          hex_between(at + 1, at + 5) && hex_between(at + 6, at + 10))
+        flag(at, at + 5);
+      continue;
+    }
+    if (at >= 2 && at + 15 <= size && is_hex(p[at - 2])) {
+      bool mac = true;
+      for (std::size_t k = 0; mac && k < 5; ++k)
+        mac = p[at + 3 * k] == separator && hex_between(at + 3 * k + 1, at + 3 * k + 3);
+      if (mac) flag(at, at + 12);
+    }
+    if (separator == ':') {
+      std::size_t last = at;
+      int colons = 1;
+      while (colons < 7) {
+        std::size_t next = last + 1;
+        while (next < size && next <= last + 5 && is_hex(p[next])) ++next;
+        if (next == last + 1 || next >= size || next > last + 5 || p[next] != ':') break;
+        last = next;
+        ++colons;
+      }
+      if (colons == 7) flag(at, last);
+    }
   }
 }
 
@@ -436,6 +518,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
     }
   }
   if (digit_database_) digit_run_windows(text, windows);
+  if (hex_database_) hex_run_windows(text, windows);
   if (windows.empty()) return hits;
   std::sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) {
     if (a.group != b.group) return a.group < b.group;
@@ -456,7 +539,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
   std::size_t i = 0;
   while (i < windows.size()) {
     const std::uint32_t group = windows[i].group;
-    const bool digit_group = group == kDigitGroup;
+    const bool digit_group = group == kDigitGroup || group == kHexGroup;
     std::size_t window_start = windows[i].start;
     std::size_t window_end = windows[i].end;
     expected_ends.clear();
@@ -465,7 +548,9 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
       if (!digit_group) expected_ends.push_back(windows[i].end);
       ++i;
     }
-    auto* database = static_cast<hs_database_t*>(digit_group ? digit_database_ : rescan_[group]);
+    auto* database = static_cast<hs_database_t*>(group == kDigitGroup ? digit_database_
+                                                 : group == kHexGroup ? hex_database_
+                                                                      : rescan_[group]);
     for (;;) {
       found.clear();
       reported_ends.clear();

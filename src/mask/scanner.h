@@ -1,7 +1,8 @@
 // One Vectorscan/Hyperscan pattern set over a set of detectors. A scan is a
-// single pass over the text (a Vectorscan prefilter plus a digit-run check
-// for the numeric detectors), then a rescan of the windows where something
-// may match; validators run only on candidate matches;
+// single pass over the text (a Vectorscan prefilter plus hand-written
+// digit-run and hex-group checks for the numeric and hex-address
+// detectors), then a rescan of the windows where something may match, each
+// with only the detectors that may match there; validators run only on candidate matches;
 // overlapping candidates are resolved by confidence, then length.
 #pragma once
 
@@ -50,17 +51,19 @@ class Scanner {
   std::vector<Detector> detectors_;
   // Pass 1 over the whole text: `prefilter_` (no start-of-match tracking)
   // finds where matches of the Gate::pattern detectors end, and the
-  // digit-run check (scanner.cc) flags where Gate::digit_run detectors may
-  // match. Pass 2 rescans only windows around those places, each with the
-  // leftmost start-of-match database of the detectors that may match there:
-  // a window around a prefilter end with that detector's own database
-  // (`rescan_`), a digit-run window with `digit_database_`. `database_`
-  // (every detector) serves `scan_exhaustive`. Text without findings costs
-  // pass 1 only.
-  void* prefilter_ = nullptr;          // hs_database_t; null when every detector is digit-run gated
-  void* database_ = nullptr;           // hs_database_t
-  void* digit_database_ = nullptr;     // hs_database_t; null when no detector is digit-run gated
-  std::vector<void*> rescan_;          // by detector: hs_database_t, null for digit-run detectors
+  // digit-run and hex-group checks (scanner.cc) flag where Gate::digit_run
+  // and Gate::hex_run detectors may match. Pass 2 rescans only windows
+  // around those places, each with the leftmost start-of-match database of
+  // the detectors that may match there: a window around a prefilter end
+  // with that detector's own database (`rescan_`), a digit-run window with
+  // `digit_database_`, a hex-group window with `hex_database_`.
+  // `database_` (every detector) serves `scan_exhaustive`. Text without
+  // findings costs pass 1 only.
+  void* prefilter_ = nullptr;       // hs_database_t; null when no detector is Gate::pattern
+  void* database_ = nullptr;        // hs_database_t
+  void* digit_database_ = nullptr;  // hs_database_t; null when no detector is digit-run gated
+  void* hex_database_ = nullptr;    // hs_database_t; null when no detector is hex-run gated
+  std::vector<void*> rescan_;  // by detector: hs_database_t, null for detectors not Gate::pattern
   std::vector<void*> every_database_;  // all of the above, to size scratch space and to free
   // By detector: how far before a prefilter end its match may start (its
   // longest match plus one, at most 512 bytes).

@@ -78,6 +78,42 @@ TEST(MaskScanner, GateFlagsEveryNumericShape) {
   }
 }
 
+// Each shape a Gate::hex_run detector matches, found by the fast path; and
+// the hex shapes that are not addresses.
+TEST(MaskScanner, GateFlagsEveryHexShape) {
+  auto scanner = Scanner::builtin();
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"00:1a:2b:3c:4d:5e", "mac_address"},     {"00-1A-2B-3C-4D-5E", "mac_address_dashed"},
+      {"001a.2b3c.4d5e", "mac_address_dotted"}, {"2001:0db8:85a3:0000:0000:8a2e:0370:7334", "ipv6"},
+      {"2001:db8:0:0:0:ff00:42:8329", "ipv6"},
+  };
+  for (const auto& [value, detector] : cases) {
+    for (const std::string& text : {value, "x " + value + " y", "at=" + value + ".\n"}) {
+      std::vector<Hit> hits = scanner->scan(text);
+      ASSERT_EQ(hits.size(), 1u) << text;
+      EXPECT_EQ(scanner->detectors()[hits[0].detector].name, detector) << text;
+      expect_same_as_exhaustive(*scanner, text);
+    }
+  }
+  for (const char* text : {"3f2a9c1b-04de-4a5b-9c1e-0b6f3a2d7e11", "12:30:45.123", "v1.22.333.4444",
+                           "a::b", "fe80::1ff:fe23:4567:890a", "::ffff:192.0.2.128"})
+    expect_same_as_exhaustive(*scanner, text);
+}
+
+// Hex-heavy text around the hex-group shapes agrees with the reference.
+TEST(MaskScanner, RandomHexTextAgreesWithTheReference) {
+  auto scanner = Scanner::builtin();
+  std::mt19937 rng(11);
+  const std::string alphabet = "0123456789abcdefABCDEF0123456789abcdef:::---...  xg\n";
+  std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+  std::uniform_int_distribution<std::size_t> length(0, 300);
+  for (int iteration = 0; iteration < 3000; ++iteration) {
+    std::string text(length(rng), ' ');
+    for (char& c : text) c = alphabet[pick(rng)];
+    expect_same_as_exhaustive(*scanner, text);
+  }
+}
+
 // Digit-heavy text that is not a finding passes the check without windows
 // that find anything, and agrees with the reference.
 TEST(MaskScanner, RandomDigitTextAgreesWithTheReference) {
