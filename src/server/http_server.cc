@@ -8,13 +8,13 @@
 
 #include <chrono>
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/url.hpp>
-#include <fmt/format.h>
 
 namespace countersign::server {
 namespace asio = boost::asio;
@@ -93,10 +93,9 @@ asio::ssl::context make_tls_context(const config::TlsSettings& settings) {
          [&](auto& error) { context.load_verify_file(settings.client_ca_file, error); });
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.client_ca_file.c_str()))
       SSL_CTX_set_client_CA_list(context.native_handle(), names);
-    context.set_verify_mode(asio::ssl::verify_peer |
-                            (settings.require_client_certificate
-                                 ? asio::ssl::verify_fail_if_no_peer_cert
-                                 : asio::ssl::verify_none));
+    context.set_verify_mode(asio::ssl::verify_peer | (settings.require_client_certificate
+                                                          ? asio::ssl::verify_fail_if_no_peer_cert
+                                                          : asio::ssl::verify_none));
     static const unsigned char kSessionContext[] = "countersign";
     SSL_CTX_set_session_id_context(context.native_handle(), kSessionContext,
                                    sizeof kSessionContext - 1);
@@ -201,11 +200,12 @@ struct HttpServer::Impl {
           error == asio::error::connection_reset || error == asio::error::eof)
         break;
       if (error) {
-        auto message = to_message(
-            error_response({ErrorCode::invalid_argument, "malformed HTTP request: " + error.message()}),
-            11, false);
+        auto message = to_message(error_response({ErrorCode::invalid_argument,
+                                                  "malformed HTTP request: " + error.message()}),
+                                  11, false);
         stream.expires_after(kHeaderTimeout);
-        co_await http::async_write(stream, message, asio::redirect_error(asio::use_awaitable, error));
+        co_await http::async_write(stream, message,
+                                   asio::redirect_error(asio::use_awaitable, error));
         break;
       }
       if (auto* route = route_for(header.get().target())) {
@@ -221,11 +221,14 @@ struct HttpServer::Impl {
   asio::awaitable<void> accept_loop(tcp::acceptor& acceptor) {
     for (;;) {
       boost::system::error_code error;
-      tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
+      tcp::socket socket =
+          co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
       if (error == asio::error::operation_aborted) co_return;
       if (error) continue;  // e.g. EMFILE: keep serving the connections we have
-      if (tls) asio::co_spawn(io, serve_tls(std::move(socket)), asio::detached);
-      else asio::co_spawn(io, serve_connection(std::move(socket)), asio::detached);
+      if (tls)
+        asio::co_spawn(io, serve_tls(std::move(socket)), asio::detached);
+      else
+        asio::co_spawn(io, serve_connection(std::move(socket)), asio::detached);
     }
   }
 
@@ -248,10 +251,11 @@ struct HttpServer::Impl {
     beast::get_lowest_layer(secure).expires_never();
     std::optional<Identity> peer;
     const auto& settings = gateway.config().tls;
-    if (!settings.client_ca_file.empty() && SSL_get_verify_result(secure.native_handle()) == X509_V_OK) {
+    if (!settings.client_ca_file.empty() &&
+        SSL_get_verify_result(secure.native_handle()) == X509_V_OK) {
       if (X509* certificate = SSL_get1_peer_certificate(secure.native_handle())) {
-        auto identity = identity::identity_from_certificate(certificate, settings.client_subject_prefix,
-                                                            settings.client_groups);
+        auto identity = identity::identity_from_certificate(
+            certificate, settings.client_subject_prefix, settings.client_groups);
         X509_free(certificate);
         if (identity) peer = std::move(*identity);
       }
@@ -270,12 +274,13 @@ struct HttpServer::Impl {
   }
 
   // Client -> server: decrypted bytes to the served end.
-  static asio::awaitable<void> relay_in(beast::ssl_stream<beast::tcp_stream>& secure, tcp::socket& outer) {
+  static asio::awaitable<void> relay_in(beast::ssl_stream<beast::tcp_stream>& secure,
+                                        tcp::socket& outer) {
     std::array<char, 16 * 1024> data;
     boost::system::error_code error;
     for (;;) {
-      std::size_t n = co_await secure.async_read_some(asio::buffer(data),
-                                                      asio::redirect_error(asio::use_awaitable, error));
+      std::size_t n = co_await secure.async_read_some(
+          asio::buffer(data), asio::redirect_error(asio::use_awaitable, error));
       if (n > 0)
         co_await asio::async_write(outer, asio::buffer(data.data(), n),
                                    asio::redirect_error(asio::use_awaitable, error));
@@ -286,12 +291,13 @@ struct HttpServer::Impl {
 
   // Server -> client: answers encrypted to the client; when the served side
   // closes, close the TLS connection (close_notify, then the socket).
-  static asio::awaitable<void> relay_out(tcp::socket& outer, beast::ssl_stream<beast::tcp_stream>& secure) {
+  static asio::awaitable<void> relay_out(tcp::socket& outer,
+                                         beast::ssl_stream<beast::tcp_stream>& secure) {
     std::array<char, 16 * 1024> data;
     boost::system::error_code error;
     for (;;) {
-      std::size_t n = co_await outer.async_read_some(asio::buffer(data),
-                                                     asio::redirect_error(asio::use_awaitable, error));
+      std::size_t n = co_await outer.async_read_some(
+          asio::buffer(data), asio::redirect_error(asio::use_awaitable, error));
       if (n > 0) {
         boost::system::error_code write_error;
         co_await asio::async_write(secure, asio::buffer(data.data(), n),
@@ -349,8 +355,13 @@ void HttpServer::run(const std::string& address, int port,
   signals.async_wait([&](const boost::system::error_code&, int) { io.stop(); });
   asio::co_spawn(io, impl_->accept_loop(acceptor), asio::detached);
   asio::co_spawn(io, impl_->sweep_deadlines(), asio::detached);
+  // The doors' audit events are committed on this loop, a turn's worth at
+  // a time: no hand-off to the store's thread and back per request.
+  impl_->gateway.store().set_commit_scheduler(
+      [&io](std::function<void()> flush) { asio::post(io, std::move(flush)); });
   on_listening(acceptor.local_endpoint().port());
   io.run();
+  impl_->gateway.store().set_commit_scheduler(nullptr);
   impl_->gateway.set_review_listener(nullptr);
 }
 

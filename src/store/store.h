@@ -138,6 +138,14 @@ class Store {
     if (done) done(std::move(appended));
   }
 
+  // Where append_events_async commits: `scheduler(flush)` must arrange for
+  // `flush()` to run soon on some thread (an event loop posts it to itself,
+  // so that it commits its own requests' events without a thread hand-off;
+  // what it queues in one turn shares one commit). Null (the default): the
+  // store's own thread. Clear it before the scheduler's loop goes away.
+  using CommitScheduler = std::function<void(std::function<void()> flush)>;
+  virtual void set_commit_scheduler(CommitScheduler scheduler) { (void)scheduler; }
+
   // Inserts a new review (version 1) and its events. ErrorCode::conflict
   // (nothing written) when the id exists or a review for the same digest
   // and requester is already pending: at most one is pending at a time.

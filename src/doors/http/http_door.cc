@@ -4,10 +4,8 @@
 #include "doors/http/http_door.h"
 
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
@@ -15,10 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -33,6 +28,7 @@
 #include "doors/actions/actions_door.h"
 #include "doors/http/credentials.h"
 #include "doors/http/routing.h"
+#include "doors/loop_completion.h"
 #include "doors/route.h"
 
 namespace countersign::doors::http {
@@ -81,43 +77,6 @@ boost::json::object error_body(std::string_view code, std::string_view message) 
 
 bool is_timeout(const error_code& error) {
   return error == beast::error::timeout || error == asio::error::timed_out;
-}
-
-// The I/O loop as seen from the store's writer thread, which completes
-// audit appends. A completion is posted to the loop, where it resumes its
-// request. The door, when it goes away (the loop has stopped but still
-// exists), waits for completions still out so that each lands in the loop
-// and is destroyed with it, never on the writer thread after it.
-struct LoopHandle {
-  std::mutex mutex;
-  std::condition_variable settled;
-  std::optional<asio::any_io_executor> executor;
-  int outstanding = 0;
-};
-
-// Starts an operation that reports through a callback on another thread
-// (`start(callback)`) and resumes the coroutine on its own loop with the
-// value once the callback has run.
-template <class T, class Start>
-asio::awaitable<T> completion_on_loop(std::shared_ptr<LoopHandle> loop, Start start) {
-  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(T)>(
-      [&](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        {
-          std::lock_guard lock(loop->mutex);
-          ++loop->outstanding;
-        }
-        start([loop, shared](T value) mutable {
-          std::lock_guard lock(loop->mutex);
-          if (loop->executor)
-            asio::post(
-                asio::prefer(*loop->executor, asio::execution::outstanding_work.tracked),
-                [shared, value = std::move(value)]() mutable { (*shared)(std::move(value)); });
-          shared.reset();  // the posted copy (or nothing) holds the request now
-          if (--loop->outstanding == 0) loop->settled.notify_all();
-        });
-      },
-      asio::use_awaitable);
 }
 
 // One kept-alive connection to an upstream.
@@ -177,14 +136,7 @@ class HttpDoor final : public StreamingRoute {
     }
   }
 
-  ~HttpDoor() override {
-    std::unique_lock lock(loop_->mutex);
-    // The store's writer answers every queued append; a stuck store must
-    // not hang shutdown forever.
-    loop_->settled.wait_for(lock, std::chrono::seconds(10),
-                            [&] { return loop_->outstanding == 0; });
-    loop_->executor.reset();
-  }
+  ~HttpDoor() override { loop_->settle(); }
 
   asio::awaitable<bool> serve(Connection& connection, RequestHeader& header) override;
 
@@ -357,28 +309,26 @@ struct Exchange {
         door.loop_, [&](auto done) { gateway.submit_async(actor, request, std::move(done)); });
   }
 
-  // The result of an executed action enters the audit log before the client
-  // sees the end of the response (so a client that has its answer can find
-  // it audited). A failure to log it cannot undo what the upstream did; the
-  // response still goes out.
-  asio::awaitable<void> record(const gateway::Outcome& outcome, bool succeeded,
-                               boost::json::object details) {
-    if (execution_recorded) co_return;
+  // The result of an executed action is queued for the audit log and the
+  // response goes on without waiting for the commit: the decision was
+  // durable before the upstream saw the request, events commit in the order
+  // they were queued, and every read of the log first waits for what was
+  // queued before it, so a client that has its answer finds it audited. A
+  // failure to log it cannot undo what the upstream did.
+  void record(const gateway::Outcome& outcome, bool succeeded, boost::json::object details) {
+    if (execution_recorded) return;
     execution_recorded = true;
-    (void)co_await completion_on_loop<Result<void>>(door.loop_, [&](auto done) {
-      gateway.record_execution_async(outcome, succeeded, std::move(details), std::move(done));
-    });
+    gateway.record_execution_async(outcome, succeeded, std::move(details), nullptr);
   }
-  asio::awaitable<void> record_failure(const gateway::Outcome& outcome,
-                                       const std::string& message) {
+  void record_failure(const gateway::Outcome& outcome, const std::string& message) {
     boost::json::object details;
     details["error"] = message;
-    co_await record(outcome, false, std::move(details));
+    record(outcome, false, std::move(details));
   }
-  asio::awaitable<void> record_status(const gateway::Outcome& outcome, unsigned status) {
+  void record_status(const gateway::Outcome& outcome, unsigned status) {
     boost::json::object details;
     details["status"] = status;
-    co_await record(outcome, status != 0, std::move(details));
+    record(outcome, status != 0, std::move(details));
   }
 
   asio::awaitable<bool> run();
@@ -615,7 +565,7 @@ asio::awaitable<bool> Exchange::forward(const gateway::Outcome& outcome) {
   signing.payload_sha256 = has_body && prefix_complete ? body_sha256 : std::string();
   auto injected = target->credentials->headers(signing, gateway.clock().now());
   if (!injected) {
-    co_await record_failure(outcome, injected.error().message);
+    record_failure(outcome, injected.error().message);
     co_return co_await send_error(503, "unavailable", injected.error().message);
   }
   for (const auto& [name, value] : *injected) request.set(name, value);
@@ -628,7 +578,7 @@ asio::awaitable<bool> Exchange::forward(const gateway::Outcome& outcome) {
     if (!upstream) {
       auto connected = co_await connect();
       if (!connected) {
-        co_await record_failure(outcome, connected.error().message);
+        record_failure(outcome, connected.error().message);
         co_return co_await send_error(
             connected.error().status,
             connected.error().status == 504 ? "gateway_timeout" : "bad_gateway",
@@ -648,12 +598,12 @@ asio::awaitable<bool> Exchange::forward(const gateway::Outcome& outcome) {
                                   failure, status);
     if (retry && upstream->reused && attempt == 0) continue;
     if (failure) {
-      co_await record_failure(outcome, failure->message);
+      record_failure(outcome, failure->message);
       co_return co_await send_error(failure->status,
                                     failure->status == 504 ? "gateway_timeout" : "bad_gateway",
                                     failure->message);
     }
-    co_await record_status(outcome, status);  // unless logged before the last write
+    record_status(outcome, status);  // unless logged before the last write
     if (reusable) release(std::move(upstream));
     co_return keep;
   }
@@ -810,7 +760,7 @@ asio::awaitable<bool> Exchange::exchange_on(Stream& stream, Upstream& upstream,
     answer.keep_alive(client_keep_alive);
     answer.prepare_payload();
     upstream_reusable = head.keep_alive();
-    co_await record_status(outcome, status);
+    record_status(outcome, status);
     client.stream.expires_after(ms(config.idle_timeout));
     co_await bhttp::async_write(client.stream, answer, use(error));
     co_return !error && client_keep_alive && parser.is_done();
@@ -836,7 +786,7 @@ asio::awaitable<bool> Exchange::exchange_on(Stream& stream, Upstream& upstream,
   answer.keep_alive(keep_alive);
   bhttp::response_serializer<bhttp::buffer_body> writer{answer};
   if (!body_follows) {
-    co_await record_status(outcome, status);
+    record_status(outcome, status);
     client.stream.expires_after(ms(config.idle_timeout));
     co_await bhttp::async_write_header(client.stream, writer, use(error));
     if (error) co_return false;
@@ -861,7 +811,7 @@ asio::awaitable<bool> Exchange::exchange_on(Stream& stream, Upstream& upstream,
       answer.body().data = got ? chunk.data() : nullptr;
       answer.body().size = got;
       answer.body().more = !done;
-      if (done) co_await record_status(outcome, status);
+      if (done) record_status(outcome, status);
       client.stream.expires_after(ms(config.idle_timeout));
       co_await bhttp::async_write(client.stream, writer, use(error));
       sent = true;
@@ -935,10 +885,7 @@ asio::awaitable<void> Exchange::tunnel(Stream& stream, Upstream& upstream) {
 }
 
 asio::awaitable<bool> HttpDoor::serve(Connection& connection, RequestHeader& header) {
-  if (!loop_->executor) {
-    std::lock_guard lock(loop_->mutex);
-    loop_->executor = connection.stream.get_executor();
-  }
+  loop_->bind(connection.stream.get_executor());
   Exchange exchange(*this, connection, header);
   co_return co_await exchange.run();
 }

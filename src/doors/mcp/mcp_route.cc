@@ -19,6 +19,7 @@
 
 #include "audit/event.h"
 #include "core/hash.h"
+#include "doors/loop_completion.h"
 #include "doors/mcp/governance.h"
 #include "doors/mcp/jsonrpc.h"
 #include "doors/mcp/proxy.h"
@@ -186,6 +187,7 @@ class McpRoute final : public StreamingRoute {
 
   ~McpRoute() override {
     for (auto& [name, state] : targets_) state.hub.reset();  // stops upstream processes
+    loop_->settle();
   }
 
   asio::awaitable<bool> serve(Connection& connection, RequestHeader& header) override {
@@ -225,7 +227,10 @@ class McpRoute final : public StreamingRoute {
                           "(supported: {})",
                           std::string_view(version), fmt::join(supported_versions(), ", "))),
           !has_body);
-    if (!executor_) executor_ = co_await asio::this_coro::executor;
+    if (!executor_) {
+      executor_ = co_await asio::this_coro::executor;
+      loop_->bind(*executor_);
+    }
     // Answers and SSE events are small writes that must not wait for the
     // client's delayed ACK (Nagle).
     boost::system::error_code no_delay_error;
@@ -904,7 +909,18 @@ class McpRoute final : public StreamingRoute {
     double progress = 0;
     std::string announced;  // the review whose wait was announced
     for (;;) {
-      auto outcome = gateway_.submit(session->actor, *action);
+      // Decided on this loop; resumed once the decision is durable, the
+      // loop serving other calls meanwhile.
+      auto outcome = co_await completion_on_loop<Result<gateway::Outcome>>(loop_, [&](auto done) {
+        gateway_.submit_async(session->actor, *action, std::move(done));
+      });
+      if (outcome && outcome->execute && (session->closed || call->cancelled)) {
+        gateway_.record_execution_async(*outcome, false,
+                                        {{"error", "cancelled before it was sent"}}, nullptr);
+        reply(make_error(id, jsonrpc_code::internal_error, "the call was cancelled"),
+              TaskStatus::cancelled);
+        co_return;
+      }
       if (!outcome) {
         reply(make_error(id, jsonrpc_code::internal_error,
                          "countersign could not decide: " + outcome.error().message));
@@ -1018,8 +1034,11 @@ class McpRoute final : public StreamingRoute {
         if (auto* text = error->get_object().if_contains("message"); text && text->is_string())
           details["error"] = *text;
       }
-      (void)gateway_.record_execution(outcome, succeeded, std::move(details));
       finish(response);
+      // Queued after the answer, not awaited: the decision was durable
+      // before the call went out, and reads of the log wait for what was
+      // queued before them.
+      gateway_.record_execution_async(outcome, succeeded, std::move(details), nullptr);
     };
     const boost::json::value id = message.contains("id") ? message["id"] : boost::json::value();
     Hub* hub = state.hub.get();
@@ -1131,6 +1150,7 @@ class McpRoute final : public StreamingRoute {
   gateway::Gateway& gateway_;
   ReviewWaiters& waiters_;
   std::optional<asio::any_io_executor> executor_;
+  std::shared_ptr<LoopHandle> loop_ = std::make_shared<LoopHandle>();
   std::map<std::string, TargetState> targets_;
   std::optional<ToolFilter> filter_;
   std::map<std::string, std::shared_ptr<Session>> sessions_;

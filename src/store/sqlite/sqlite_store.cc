@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <optional>
+#include <semaphore>
 #include <utility>
 
 #include <sqlite3.h>
@@ -785,31 +786,45 @@ Result<std::vector<audit::AuditEvent>> SqliteStore::append_sealed(
 struct SqliteStore::PendingAppend {
   std::vector<audit::AuditEvent>* events;  // sealed in place once committed
   Result<void> result;
-  // A blocking caller waits on `wake` for `done`; a queued one (done_callback
-  // set) owns its events and is deleted after the callback.
-  bool done = false;
-  std::condition_variable wake;
+  // A blocking caller waits on `finished`, which the flush releases without
+  // holding any lock (so that the callers it wakes do not queue up on one);
+  // the flush's own reference keeps the semaphore alive until then. A
+  // queued caller (done_callback set) owns its events and gets the callback.
+  std::binary_semaphore finished{0};
   std::vector<audit::AuditEvent> owned;
   AppendDone done_callback;
 };
 
-// Group commit: callers queue their events; the writer thread takes
-// everything queued and commits it as one transaction (one WAL append),
-// then answers each caller. While a commit runs, the next batch
-// accumulates, so the batch grows with the load, and a caller on an event
-// loop (append_events_async) never waits for SQLite at all.
-void SqliteStore::enqueue(PendingAppend* pending) {
+// Group commit: callers queue their events; a flush takes everything
+// queued and commits it as one transaction (one WAL append), then answers
+// each caller. While a commit runs, the next batch accumulates, so the batch
+// grows with the load. Blocking callers are flushed by the writer thread;
+// queued ones (append_events_async) by the commit scheduler when one is set
+// (an event loop commits its own requests' events on itself, without
+// handing them to another thread and back), else by the writer thread too.
+void SqliteStore::enqueue(std::shared_ptr<PendingAppend> pending) {
   queue_.push_back(pending);
-  if (queue_.size() == 1) queue_ready_.notify_one();
+  if (pending->done_callback && commit_scheduler_) {
+    if (!flush_scheduled_) {
+      flush_scheduled_ = true;
+      commit_scheduler_([this] { flush_queue(); });
+    }
+  } else if (!writer_flush_wanted_) {
+    writer_flush_wanted_ = true;
+    queue_ready_.notify_one();
+  }
 }
 
 Result<void> SqliteStore::append_events(std::vector<audit::AuditEvent>& events) {
   if (events.empty()) return {};
-  PendingAppend mine{&events, {}, false, {}, {}, {}};
-  std::unique_lock queue_lock(queue_mutex_);
-  enqueue(&mine);
-  mine.wake.wait(queue_lock, [&] { return mine.done; });
-  return mine.result;
+  auto mine = std::make_shared<PendingAppend>();
+  mine->events = &events;
+  {
+    std::lock_guard queue_lock(queue_mutex_);
+    enqueue(mine);
+  }
+  mine->finished.acquire();
+  return std::move(mine->result);
 }
 
 void SqliteStore::append_events_async(std::vector<audit::AuditEvent> events, AppendDone done) {
@@ -817,47 +832,76 @@ void SqliteStore::append_events_async(std::vector<audit::AuditEvent> events, App
     if (done) done({});
     return;
   }
-  auto pending = std::make_unique<PendingAppend>();
+  auto pending = std::make_shared<PendingAppend>();
   pending->owned = std::move(events);
   pending->events = &pending->owned;
   pending->done_callback = done ? std::move(done) : [](Result<void>) {};
   std::lock_guard queue_lock(queue_mutex_);
-  enqueue(pending.release());
+  enqueue(std::move(pending));
+}
+
+void SqliteStore::set_commit_scheduler(CommitScheduler scheduler) {
+  std::lock_guard queue_lock(queue_mutex_);
+  commit_scheduler_ = std::move(scheduler);
+  flush_scheduled_ = false;
+  // What a scheduler that goes away was still to flush falls to the writer.
+  if (!commit_scheduler_ && !queue_.empty()) {
+    writer_flush_wanted_ = true;
+    queue_ready_.notify_one();
+  }
+}
+
+void SqliteStore::flush_queue() {
+  std::vector<std::shared_ptr<PendingAppend>> batch;
+  {
+    // Held from taking the batch until it is committed, so that batches
+    // taken by different threads commit in the order they were queued.
+    std::lock_guard lock(mutex_);
+    {
+      std::lock_guard queue_lock(queue_mutex_);
+      batch.swap(queue_);
+      flush_scheduled_ = false;
+      writer_flush_wanted_ = false;
+    }
+    if (batch.empty()) return;
+    commit_batch(batch);
+  }
+  // Answers go out without any lock held: callbacks may queue more events.
+  for (auto& pending : batch) {
+    if (!pending->done_callback) {
+      pending->finished.release();
+      continue;
+    }
+    try {
+      pending->done_callback(std::move(pending->result));
+    } catch (...) {
+      // The caller's code: it must not end the flush (the events are committed).
+    }
+  }
 }
 
 void SqliteStore::run_writer() {
   std::unique_lock queue_lock(queue_mutex_);
   for (;;) {
-    queue_ready_.wait(queue_lock, [&] { return closing_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // closing, and every queued event committed
-    std::vector<PendingAppend*> batch;
-    batch.swap(queue_);
+    queue_ready_.wait(queue_lock, [&] { return writer_flush_wanted_ || closing_; });
+    if (closing_ && queue_.empty()) return;  // every queued event committed
     queue_lock.unlock();
-    commit_batch(batch);
-    // Callbacks run outside the lock: they may queue more events.
-    for (PendingAppend*& pending : batch) {
-      if (!pending->done_callback) continue;
-      std::unique_ptr<PendingAppend> owned(std::exchange(pending, nullptr));
-      try {
-        owned->done_callback(std::move(owned->result));
-      } catch (...) {
-        // The caller's code: it must not end the writer (the events are committed).
-      }
-    }
+    flush_queue();
     queue_lock.lock();
-    for (PendingAppend* pending : batch) {
-      if (pending == nullptr) continue;
-      pending->done = true;  // the caller may return (and free it) once we unlock
-      pending->wake.notify_one();
-    }
   }
 }
 
-void SqliteStore::commit_batch(std::vector<PendingAppend*>& batch) {
+// Reads of the log see every append queued before them, including those
+// queued without waiting (a door that answered its client before its
+// action.executed event was committed): the reader flushes the queue
+// itself, and an append another thread is committing is done once the
+// flush has the store's lock.
+void SqliteStore::wait_for_queued_appends() { flush_queue(); }
+
+void SqliteStore::commit_batch(std::vector<std::shared_ptr<PendingAppend>>& batch) {
   auto fail_all = [&](const Error& error) {
-    for (PendingAppend* pending : batch) pending->result = std::unexpected(error);
+    for (auto& pending : batch) pending->result = std::unexpected(error);
   };
-  std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::write);
   if (!transaction) return fail_all(transaction.error());
   // The log's end is read once for the whole batch and carried from one
@@ -1246,6 +1290,7 @@ AuditQuery audit_query(const AuditFilter& filter, const std::optional<std::strin
 }  // namespace
 
 Result<AuditPage> SqliteStore::list_events(const AuditFilter& filter) {
+  wait_for_queued_appends();
   const int limit = clamp_limit(filter.limit);
   std::optional<std::string> phrase;
   if (!filter.text.empty()) phrase = text_query(filter.text);
@@ -1302,6 +1347,7 @@ Result<AuditPage> SqliteStore::list_events(const AuditFilter& filter) {
 }
 
 Result<std::int64_t> SqliteStore::event_count() {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   // Indexes are 0, 1, 2, ... by construction, so the size of the log is the
   // last index + 1: one B-tree lookup instead of a full count.
@@ -1323,6 +1369,7 @@ Result<std::int64_t> SqliteStore::count_reviews(review::ReviewState state) {
 }
 
 Result<audit::AuditEvent> SqliteStore::get_event(std::int64_t index) {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   auto statement =
       prepare("SELECT idx, body, previous_hash, hash FROM audit_events WHERE idx = ?1");
@@ -1433,6 +1480,7 @@ Result<void> SqliteStore::build_missing_tree() {
 }
 
 Result<TreeHead> SqliteStore::tree_head() {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
@@ -1449,6 +1497,7 @@ Result<TreeHead> SqliteStore::tree_head() {
 }
 
 Result<audit::Hash> SqliteStore::tree_root(std::int64_t size) {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
@@ -1466,6 +1515,7 @@ Result<audit::Hash> SqliteStore::tree_root(std::int64_t size) {
 
 Result<std::vector<audit::Hash>> SqliteStore::inclusion_proof(std::int64_t index,
                                                               std::int64_t size) {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
@@ -1486,6 +1536,7 @@ Result<std::vector<audit::Hash>> SqliteStore::inclusion_proof(std::int64_t index
 
 Result<std::vector<audit::Hash>> SqliteStore::consistency_proof(std::int64_t from,
                                                                 std::int64_t to) {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
@@ -1569,6 +1620,7 @@ Result<std::vector<StoredCheckpoint>> SqliteStore::list_checkpoints() {
 }
 
 Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
@@ -1602,6 +1654,7 @@ Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
 }
 
 Result<std::int64_t> SqliteStore::scan_tree(const TreeNodeVisitor& visit) {
+  wait_for_queued_appends();
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());

@@ -39,8 +39,10 @@ class SqliteStore final : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   Result<void> append_events(std::vector<audit::AuditEvent>& events) override;
-  // Committed by the store's writer thread; `done` runs on that thread.
+  // Committed by the commit scheduler's flush when one is set, else by the
+  // store's writer thread; `done` runs on the committing thread.
   void append_events_async(std::vector<audit::AuditEvent> events, AppendDone done) override;
+  void set_commit_scheduler(CommitScheduler scheduler) override;
   Result<void> create_review(review::Review& review,
                              std::vector<audit::AuditEvent>& events) override;
   Result<void> update_review(review::Review& review, const std::optional<review::Grant>& grant,
@@ -116,13 +118,20 @@ class SqliteStore final : public Store {
   Result<audit::CompactRange> load_frontier(std::int64_t size);
   Result<void> build_missing_tree();
   Result<std::vector<StoredCheckpoint>> read_checkpoints(std::string_view sql, std::int64_t size);
-  // Group commit: runs a batch of queued append_events calls in one transaction.
+  // Group commit: runs a batch of queued append_events calls in one
+  // transaction (mutex_ held).
   struct PendingAppend;
-  void commit_batch(std::vector<PendingAppend*>& batch);
-  void enqueue(PendingAppend* pending);
-  // The writer thread: commits whatever is queued, batch after batch, until
-  // the store closes (and the queue is empty).
+  void commit_batch(std::vector<std::shared_ptr<PendingAppend>>& batch);
+  // Queues an append and makes sure a flush will take it (queue_mutex_ held).
+  void enqueue(std::shared_ptr<PendingAppend> pending);
+  // Commits everything queued and answers its callers (no lock held).
+  void flush_queue();
+  // The writer thread: flushes whenever asked, until the store closes (and
+  // the queue is empty).
   void run_writer();
+  // Returns once every append queued so far has committed (or failed).
+  // Never call it with mutex_ held.
+  void wait_for_queued_appends();
 
   std::mutex mutex_;
   sqlite3* database_;
@@ -132,7 +141,10 @@ class SqliteStore final : public Store {
   // writer thread takes all of it at once and commits it as one transaction.
   std::mutex queue_mutex_;
   std::condition_variable queue_ready_;
-  std::vector<PendingAppend*> queue_;
+  std::vector<std::shared_ptr<PendingAppend>> queue_;
+  CommitScheduler commit_scheduler_;
+  bool flush_scheduled_ = false;      // the scheduler has a flush to run
+  bool writer_flush_wanted_ = false;  // the writer thread has been asked to flush
   bool closing_ = false;
   std::thread writer_;
   // Prepared once, reused for the life of the connection; keyed by SQL text.
