@@ -273,6 +273,8 @@ void scan_blocks(std::string_view text, Callback&& on_block) {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_upper(char c) { return c >= 'A' && c <= 'Z'; }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_gap(char c) { return c == ' ' || c == '-' || c == '.'; }
 
 // The first digit at or after `at` (or size), 16 bytes at a time.
 std::size_t next_digit(const char* p, std::size_t at, std::size_t size) {
@@ -289,67 +291,6 @@ std::size_t next_digit(const char* p, std::size_t at, std::size_t size) {
   while (at < size && !is_digit(p[at])) ++at;
   return at;
 }
-
-// A stretch of text to rescan, with the database of `group`: a detector
-// index, or kDigitGroup / kHexGroup for the digit-run / hex-run detectors.
-struct Window {
-  std::size_t start;
-  std::size_t end;
-  std::uint32_t group;
-};
-
-constexpr std::uint32_t kDigitGroup = UINT32_MAX;
-constexpr std::uint32_t kHexGroup = UINT32_MAX - 1;
-
-// The first pass for the Gate::digit_run detectors (cards, SSNs, North
-// American phones, IPv4, NINOs, IBANs). A run is digits where neighbours
-// are adjacent or one ' ', '-' or '.' apart. Every match of those detectors
-// lies in a run that
-//   - has 9 or more digits (card: 12, SSN: 9, phone: 10), or
-//   - has 7 or more digits right after ')' ("(415) 555-0132"), or
-//   - has 4 or more digits and 3 dots (IPv4), or
-//   - has 2 or more digits and starts after two capital letters, directly
-//     or after a space (IBAN "GB82...", NINO "AB 12 34 56 C"),
-// and within 16 bytes before the run to 16 bytes after the later of its end
-// and 64 bytes after its start (phone prefixes and extensions, an IBAN's
-// letters). Those windows go to the start-of-match pass. Timestamps, UUIDs,
-// versions and counts make no such run, so text without findings costs
-// this check and the Vectorscan prefilter over the other detectors.
-void digit_run_windows(std::string_view text, std::vector<Window>& windows) {
-  const char* p = text.data();
-  const std::size_t size = text.size();
-  auto is_gap = [](char c) { return c == ' ' || c == '-' || c == '.'; };
-  for (std::size_t at = next_digit(p, 0, size); at < size;) {
-    const std::size_t start = at;
-    std::size_t digits = 0;
-    std::size_t dots = 0;
-    for (;;) {
-      ++digits;
-      ++at;
-      if (at < size && is_digit(p[at])) continue;
-      if (at + 1 < size && is_gap(p[at]) && is_digit(p[at + 1])) {
-        dots += p[at] == '.';
-        ++at;
-        continue;
-      }
-      break;
-    }
-    const std::size_t end = at;
-    auto capitals_at = [&](std::size_t before) {  // two capital letters end `before` bytes back
-      return start >= before + 1 && is_upper(p[start - before]) && is_upper(p[start - before - 1]);
-    };
-    const bool capitals = capitals_at(1) || (start >= 1 && p[start - 1] == ' ' && capitals_at(2));
-    const bool paren = (start >= 1 && p[start - 1] == ')') || (start >= 2 && p[start - 2] == ')');
-    if (digits >= 9 || (digits >= 7 && paren) || (digits >= 4 && dots >= 3) ||
-        (digits >= 2 && capitals)) {
-      windows.push_back({start > 16 ? start - 16 : 0,
-                         std::min(size, std::max(end, start + 64) + 16), kDigitGroup});
-    }
-    at = next_digit(p, at, size);
-  }
-}
-
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 // The first separator (':', '-' or '.') at or after `at` (or size), 16 bytes
 // at a time.
@@ -371,8 +312,210 @@ std::size_t next_separator(const char* p, std::size_t at, std::size_t size) {
   return at;
 }
 
-// The first pass for the Gate::hex_run detectors (MAC addresses and full
-// IPv6 addresses). Every match of them has, from its first separator on:
+// A stretch of text to rescan, with the database of `group`: a detector
+// index, or kDigitGroup / kHexGroup for the digit-run / hex-run detectors.
+struct Window {
+  std::size_t start;
+  std::size_t end;
+  std::uint32_t group;
+};
+
+constexpr std::uint32_t kDigitGroup = UINT32_MAX;
+constexpr std::uint32_t kHexGroup = UINT32_MAX - 1;
+
+// ---------------------------------------------------------------------------
+// The digit-run check, for the Gate::digit_run detectors (cards, SSNs,
+// North American phones, IPv4, NINOs, IBANs). A run is digits where
+// neighbours are adjacent or one ' ', '-' or '.' apart. Every match of those
+// detectors lies in a run that
+//   - has 9 or more digits (card: 12, SSN: 9, phone: 10), or
+//   - has 7 or more digits right after ')' ("(415) 555-0132"), or
+//   - has 4 or more digits and 3 dots (IPv4), or
+//   - has 2 or more digits and starts after two capital letters, directly
+//     or after a space (IBAN "GB82...", NINO "AB 12 34 56 C"),
+// and within 16 bytes before the run to 16 bytes after the later of its end
+// and 64 bytes after its start (phone prefixes and extensions, an IBAN's
+// letters). Those windows go to the start-of-match pass. Timestamps, UUIDs,
+// versions and counts make no such run, so text without findings costs
+// this check and the Vectorscan prefilter over the other detectors.
+
+// Reads the run starting at `start` (a digit that continues no run) and
+// flags it when it qualifies; returns where it ends.
+std::size_t digit_run_at(const char* p, std::size_t size, std::size_t start,
+                         std::vector<Window>& windows) {
+  std::size_t at = start;
+  std::size_t digits = 0;
+  std::size_t dots = 0;
+  for (;;) {
+    ++digits;
+    ++at;
+    if (at < size && is_digit(p[at])) continue;
+    if (at + 1 < size && is_gap(p[at]) && is_digit(p[at + 1])) {
+      dots += p[at] == '.';
+      ++at;
+      continue;
+    }
+    break;
+  }
+  const std::size_t end = at;
+  auto capitals_at = [&](std::size_t before) {  // two capital letters end `before` bytes back
+    return start >= before + 1 && is_upper(p[start - before]) && is_upper(p[start - before - 1]);
+  };
+  const bool capitals = capitals_at(1) || (start >= 1 && p[start - 1] == ' ' && capitals_at(2));
+  const bool paren = (start >= 1 && p[start - 1] == ')') || (start >= 2 && p[start - 2] == ')');
+  if (digits >= 9 || (digits >= 7 && paren) || (digits >= 4 && dots >= 3) ||
+      (digits >= 2 && capitals)) {
+    windows.push_back(
+        {start > 16 ? start - 16 : 0, std::min(size, std::max(end, start + 64) + 16), kDigitGroup});
+  }
+  return end;
+}
+
+// Every run, one at a time: the reference the block check must agree with.
+void digit_run_windows_bytewise(std::string_view text, std::vector<Window>& windows) {
+  const char* p = text.data();
+  const std::size_t size = text.size();
+  for (std::size_t at = next_digit(p, 0, size); at < size;)
+    at = next_digit(p, digit_run_at(p, size, at, windows), size);
+}
+
+// The bytes of a 64-byte block (zero past the end of the text) as bit masks,
+// bit i for byte i, for the character classes the two checks look at.
+struct BlockMasks {
+  std::uint64_t digit = 0, gap = 0, upper = 0, space = 0;  // digit-run check
+  std::uint64_t hex = 0, colon = 0, dash = 0, dot = 0;     // hex-group check
+};
+
+BlockMasks block_masks(const char* block) {
+  BlockMasks m;
+#if defined(__SSE2__)
+  const __m128i below_digit = _mm_set1_epi8('0' - 1), above_digit = _mm_set1_epi8('9' + 1);
+  const __m128i below_upper = _mm_set1_epi8('A' - 1), above_upper = _mm_set1_epi8('Z' + 1);
+  const __m128i below_letter = _mm_set1_epi8('a' - 1), above_letter = _mm_set1_epi8('f' + 1);
+  const __m128i lower_case = _mm_set1_epi8(0x20);
+  const __m128i space = _mm_set1_epi8(' '), dash = _mm_set1_epi8('-'), dot = _mm_set1_epi8('.'),
+                colon = _mm_set1_epi8(':');
+  auto bits = [](__m128i mask, int part) {
+    return static_cast<std::uint64_t>(static_cast<unsigned>(_mm_movemask_epi8(mask)))
+           << (16 * part);
+  };
+  for (int part = 0; part < 4; ++part) {
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 16 * part));
+    __m128i digit =
+        _mm_and_si128(_mm_cmpgt_epi8(bytes, below_digit), _mm_cmplt_epi8(bytes, above_digit));
+    __m128i upper =
+        _mm_and_si128(_mm_cmpgt_epi8(bytes, below_upper), _mm_cmplt_epi8(bytes, above_upper));
+    __m128i folded = _mm_or_si128(bytes, lower_case);  // 'A'-'F' -> 'a'-'f'
+    __m128i hex_letter =
+        _mm_and_si128(_mm_cmpgt_epi8(folded, below_letter), _mm_cmplt_epi8(folded, above_letter));
+    __m128i is_space = _mm_cmpeq_epi8(bytes, space), is_dash = _mm_cmpeq_epi8(bytes, dash),
+            is_dot = _mm_cmpeq_epi8(bytes, dot);
+    m.digit |= bits(digit, part);
+    m.upper |= bits(upper, part);
+    m.space |= bits(is_space, part);
+    m.dash |= bits(is_dash, part);
+    m.dot |= bits(is_dot, part);
+    m.colon |= bits(_mm_cmpeq_epi8(bytes, colon), part);
+    m.hex |= bits(_mm_or_si128(digit, hex_letter), part);
+  }
+#else
+  for (int i = 0; i < 64; ++i) {
+    const char c = block[i];
+    const std::uint64_t bit = std::uint64_t{1} << i;
+    if (is_digit(c)) m.digit |= bit;
+    if (is_upper(c)) m.upper |= bit;
+    if (is_hex(c)) m.hex |= bit;
+    if (c == ' ') m.space |= bit;
+    if (c == '-') m.dash |= bit;
+    if (c == '.') m.dot |= bit;
+    if (c == ':') m.colon |= bit;
+  }
+#endif
+  m.gap = m.space | m.dash | m.dot;
+  return m;
+}
+
+// Bit i set when bit i - k of the 128-bit (previous, current) pair is: the
+// mask of "byte k back", across the block boundary. 1 <= k <= 63.
+std::uint64_t back(std::uint64_t current, std::uint64_t previous, unsigned k) {
+  return (current << k) | (previous >> (64 - k));
+}
+
+// Calls on_block(offset, masks) for every 64-byte block of text in order;
+// the last one is read from a zero-padded copy.
+template <typename OnBlock>
+void for_each_block(std::string_view text, OnBlock&& on_block) {
+  const std::size_t size = text.size();
+  std::size_t offset = 0;
+  for (; offset + 64 <= size; offset += 64) on_block(offset, block_masks(text.data() + offset));
+  if (offset < size) {
+    char tail[64] = {};
+    std::copy(text.data() + offset, text.data() + size, tail);
+    on_block(offset, block_masks(tail));
+  }
+}
+
+// The digit-run check a 64-byte block at a time, giving the same windows as
+// digit_run_windows_bytewise: bit masks find the runs that may qualify (9
+// digits, or 4 digits and 3 dots, take at least 7 bytes; the others start
+// after two capitals), and only those are read one byte at a time. Text
+// with digits but no such run (timestamps, UUIDs, counts) costs a few dozen
+// instructions per 64 bytes; a date ("2026-05-01", 10 bytes) is read.
+struct DigitRunCheck {
+  std::string_view text;
+  std::vector<Window>& windows;
+  std::uint64_t previous_run = 0, previous_digit = 0, previous_upper = 0, previous_capitals = 0,
+                previous_space = 0;
+  std::size_t last_run_start = 0;  // the latest run start before the block
+  std::size_t read_up_to = 0;      // one past the latest run start read (0: none)
+
+  void read(std::size_t start) {
+    if (start < read_up_to) return;
+    digit_run_at(text.data(), text.size(), start, windows);
+    read_up_to = start + 1;
+  }
+
+  void block(std::size_t offset, const BlockMasks& m) {
+    const std::size_t size = text.size();
+    const std::uint64_t next_is_digit = offset + 64 < size && is_digit(text[offset + 64]) ? 1 : 0;
+    // Bytes of a run: digits and single gaps between two digits.
+    const std::uint64_t run = m.digit | (m.gap & back(m.digit, previous_digit, 1) &
+                                         ((m.digit >> 1) | (next_is_digit << 63)));
+    const std::uint64_t starts = m.digit & ~back(run, previous_run, 1);
+    std::uint64_t seventh = run;  // the 7th or a later byte of a run
+    for (unsigned k = 1; k <= 6; ++k) seventh &= back(run, previous_run, k);
+    const std::uint64_t capitals =
+        m.upper & back(m.upper, previous_upper, 1);  // and the one before
+    const std::uint64_t after_capitals =
+        back(capitals, previous_capitals, 1) |
+        (back(m.space, previous_space, 1) & back(capitals, previous_capitals, 2));
+    std::uint64_t to_read = starts & after_capitals;  // run starts in this block to read
+    while (seventh) {
+      const unsigned at = static_cast<unsigned>(__builtin_ctzll(seventh));
+      const std::uint64_t up_to_here = at == 63 ? ~std::uint64_t{0} : (std::uint64_t{2} << at) - 1;
+      const std::uint64_t own_start = starts & up_to_here;
+      if (own_start)
+        to_read |= std::uint64_t{1} << (63 - __builtin_clzll(own_start));
+      else
+        read(last_run_start);  // started in an earlier block, before any start in this one
+      // The rest of this run's seventh bytes: up to the next run start.
+      const std::uint64_t later_starts = starts & ~up_to_here;
+      seventh &= later_starts ? ~((later_starts & -later_starts) - 1) : 0;
+    }
+    for (; to_read; to_read &= to_read - 1)
+      read(offset + static_cast<std::size_t>(__builtin_ctzll(to_read)));
+    if (starts) last_run_start = offset + 63 - static_cast<std::size_t>(__builtin_clzll(starts));
+    previous_run = run;
+    previous_digit = m.digit;
+    previous_upper = m.upper;
+    previous_capitals = capitals;
+    previous_space = m.space;
+  }
+};
+
+// ---------------------------------------------------------------------------
+// The hex-group check, for the Gate::hex_run detectors (MAC addresses and
+// full IPv6 addresses). Every match of them has, from its first separator on:
 //   - ':' or '-' five times, three bytes apart, with two hex digits before
 //     each and after the last (MAC "00:1a:2b:3c:4d:5e", "00-1A-2B-3C-4D-5E"), or
 //   - '.' twice, five bytes apart, with four hex digits before, between and
@@ -383,9 +526,9 @@ std::size_t next_separator(const char* p, std::size_t at, std::size_t size) {
 // after the last. Those windows go to the start-of-match pass. UUIDs
 // ("3f2a9c1b-04de-4a5b-...": dashes 5 apart), clock times and dotted
 // versions make no such shape.
-void hex_run_windows(std::string_view text, std::vector<Window>& windows) {
-  const char* p = text.data();
-  const std::size_t size = text.size();
+
+// Flags the shapes whose first separator is at `at`.
+void hex_group_at(const char* p, std::size_t size, std::size_t at, std::vector<Window>& windows) {
   auto hex_between = [&](std::size_t from, std::size_t to) {  // [from, to) all hex, inside text
     if (to > size) return false;
     for (std::size_t k = from; k < to; ++k)
@@ -395,35 +538,99 @@ void hex_run_windows(std::string_view text, std::vector<Window>& windows) {
   auto flag = [&](std::size_t first, std::size_t last) {
     windows.push_back({first > 5 ? first - 5 : 0, std::min(size, last + 6), kHexGroup});
   };
-  for (std::size_t at = next_separator(p, 0, size); at < size;
-       at = next_separator(p, at + 1, size)) {
-    const char separator = p[at];
-    if (at < 1 || !is_hex(p[at - 1])) continue;
-    if (separator == '.') {
-      if (at >= 4 && at + 10 <= size && p[at + 5] == '.' && hex_between(at - 4, at) &&
-          hex_between(at + 1, at + 5) && hex_between(at + 6, at + 10))
-        flag(at, at + 5);
-      continue;
-    }
-    if (at >= 2 && at + 15 <= size && is_hex(p[at - 2])) {
-      bool mac = true;
-      for (std::size_t k = 0; mac && k < 5; ++k)
-        mac = p[at + 3 * k] == separator && hex_between(at + 3 * k + 1, at + 3 * k + 3);
-      if (mac) flag(at, at + 12);
-    }
-    if (separator == ':') {
-      std::size_t last = at;
-      int colons = 1;
-      while (colons < 7) {
-        std::size_t next = last + 1;
-        while (next < size && next <= last + 5 && is_hex(p[next])) ++next;
-        if (next == last + 1 || next >= size || next > last + 5 || p[next] != ':') break;
-        last = next;
-        ++colons;
-      }
-      if (colons == 7) flag(at, last);
-    }
+  const char separator = p[at];
+  if (at < 1 || !is_hex(p[at - 1])) return;
+  if (separator == '.') {
+    if (at >= 4 && at + 10 <= size && p[at + 5] == '.' && hex_between(at - 4, at) &&
+        hex_between(at + 1, at + 5) && hex_between(at + 6, at + 10))
+      flag(at, at + 5);
+    return;
   }
+  if (at >= 2 && at + 15 <= size && is_hex(p[at - 2])) {
+    bool mac = true;
+    for (std::size_t k = 0; mac && k < 5; ++k)
+      mac = p[at + 3 * k] == separator && hex_between(at + 3 * k + 1, at + 3 * k + 3);
+    if (mac) flag(at, at + 12);
+  }
+  if (separator == ':') {
+    std::size_t last = at;
+    int colons = 1;
+    while (colons < 7) {
+      std::size_t next = last + 1;
+      while (next < size && next <= last + 5 && is_hex(p[next])) ++next;
+      if (next == last + 1 || next >= size || next > last + 5 || p[next] != ':') break;
+      last = next;
+      ++colons;
+    }
+    if (colons == 7) flag(at, last);
+  }
+}
+
+// Every separator, one at a time: the reference the block check must agree with.
+void hex_run_windows_bytewise(std::string_view text, std::vector<Window>& windows) {
+  const char* p = text.data();
+  const std::size_t size = text.size();
+  for (std::size_t at = next_separator(p, 0, size); at < size; at = next_separator(p, at + 1, size))
+    hex_group_at(p, size, at, windows);
+}
+
+// The hex-group check a 64-byte block at a time, giving the same windows as
+// hex_run_windows_bytewise: bit masks find where the last separator of a
+// shape can be (five ':' or '-' three apart; two '.' five apart with four
+// hex digits before the second; a seventh ':' with six more in the 30 bytes
+// before it), and only the separators up to 32 bytes before it (the
+// longest shape spans 30) are checked one at a time.
+struct HexGroupCheck {
+  std::string_view text;
+  std::vector<Window>& windows;
+  std::uint64_t previous_colon = 0, previous_dash = 0, previous_dot = 0, previous_hex = 0;
+  std::size_t checked_up_to = 0;  // separators before this were checked
+
+  static std::uint64_t every_third(std::uint64_t separator, std::uint64_t previous) {
+    return separator & back(separator, previous, 3) & back(separator, previous, 6) &
+           back(separator, previous, 9) & back(separator, previous, 12);
+  }
+
+  void block(std::size_t offset, const BlockMasks& m) {
+    // Separators in the block and the one before: five make a MAC address,
+    // seven an IPv6 address, both within 64 bytes of their last one.
+    const int colons = __builtin_popcountll(m.colon) + __builtin_popcountll(previous_colon);
+    const int dashes = __builtin_popcountll(m.dash) + __builtin_popcountll(previous_dash);
+    std::uint64_t last = 0;
+    if (colons >= 5) last |= every_third(m.colon, previous_colon);
+    if (colons >= 7) last |= m.colon;
+    if (dashes >= 5) last |= every_third(m.dash, previous_dash);
+    if (m.dot)
+      last |= m.dot & back(m.dot, previous_dot, 5) & back(m.hex, previous_hex, 1) &
+              back(m.hex, previous_hex, 2) & back(m.hex, previous_hex, 3) &
+              back(m.hex, previous_hex, 4);
+    if (last) {
+      const char* p = text.data();
+      const std::size_t size = text.size();
+      const std::size_t until = std::min(size, offset + 64);
+      std::size_t at = std::max(checked_up_to, offset > 32 ? offset - 32 : 0);
+      for (at = next_separator(p, at, until); at < until; at = next_separator(p, at + 1, until))
+        hex_group_at(p, size, at, windows);
+      checked_up_to = until;
+    }
+    previous_colon = m.colon;
+    previous_dash = m.dash;
+    previous_dot = m.dot;
+    previous_hex = m.hex;
+  }
+};
+
+// Pass 1's hand-written checks over the whole text, one pass over its
+// 64-byte blocks for both.
+void gate_check_windows(std::string_view text, bool digit_runs, bool hex_groups,
+                        std::vector<Window>& windows) {
+  if (!digit_runs && !hex_groups) return;
+  DigitRunCheck digit{text, windows};
+  HexGroupCheck hex{text, windows};
+  for_each_block(text, [&](std::size_t offset, const BlockMasks& masks) {
+    if (digit_runs) digit.block(offset, masks);
+    if (hex_groups) hex.block(offset, masks);
+  });
 }
 
 // Validated, non-overlapping hits from the raw candidates.
@@ -517,8 +724,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
       windows.push_back({end.at > reach ? end.at - reach : 0, end.at, end.detector});
     }
   }
-  if (digit_database_) digit_run_windows(text, windows);
-  if (hex_database_) hex_run_windows(text, windows);
+  gate_check_windows(text, digit_database_ != nullptr, hex_database_ != nullptr, windows);
   if (windows.empty()) return hits;
   std::sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) {
     if (a.group != b.group) return a.group < b.group;
@@ -587,6 +793,21 @@ std::vector<Hit> Scanner::scan_exhaustive(std::string_view text) const {
             &context);
   });
   return resolve(text, detectors_, candidates);
+}
+
+std::vector<std::pair<std::size_t, std::size_t>> gate_windows(std::string_view text, bool hex,
+                                                              bool bytewise) {
+  std::vector<Window> windows;
+  if (!bytewise)
+    gate_check_windows(text, !hex, hex, windows);
+  else if (hex)
+    hex_run_windows_bytewise(text, windows);
+  else
+    digit_run_windows_bytewise(text, windows);
+  std::vector<std::pair<std::size_t, std::size_t>> out;
+  for (const Window& window : windows) out.emplace_back(window.start, window.end);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::string pattern_error(const std::string& pattern, bool caseless) {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -74,5 +75,12 @@ class Scanner {
 // Compiles one pattern alone; returns the compiler's message when it is not
 // accepted (for configuration checks).
 std::string pattern_error(const std::string& pattern, bool caseless = false);
+
+// The windows [start, end) that pass 1's digit-run check (`hex` false) or
+// hex-group check (`hex` true) flags in `text`, sorted: from the
+// 64-byte-block check the scanner uses, or (`bytewise`) from the
+// byte-at-a-time reference it must agree with. For tests.
+std::vector<std::pair<std::size_t, std::size_t>> gate_windows(std::string_view text, bool hex,
+                                                              bool bytewise);
 
 }  // namespace countersign::mask

@@ -152,5 +152,49 @@ TEST(MaskScanner, CleanLogTextMakesNoDigitRunWindows) {
   expect_same_as_exhaustive(*scanner, text);
 }
 
+// The 64-byte-block digit-run and hex-group checks flag exactly the windows
+// of the byte-at-a-time reference: on random text long enough to cross
+// many block boundaries, with shapes planted at every offset of a block.
+TEST(MaskScanner, BlockGatesAgreeWithTheBytewiseReference) {
+  std::mt19937 rng(23);
+  const std::vector<std::string> alphabets = {
+      "0123456789012345678901234567890123456789 .-()+:/ABCGHWxe\n",
+      "0123456789abcdefABCDEF0123456789abcdef:::---...  xg\n", "0123456789 .-:)ABabcdef",
+      "00000000000000000000.......----:::: AB)x"};
+  const std::vector<std::string> shapes = {"4111 1111 1111 1111", "123-45-6780",
+                                           "(415) 555-0132",      "10.0.0.1",
+                                           "AB 12 34 56 C",       "GB82WEST1234569876",
+                                           "00:1a:2b:3c:4d:5e",   "00-1A-2B-3C-4D-5E",
+                                           "001a.2b3c.4d5e",      "2001:db8:0:0:0:ff00:42:8329",
+                                           "2026-05-01",          "1.2.3"};
+  std::uniform_int_distribution<std::size_t> length(0, 1500);
+  std::size_t flagged = 0;
+  for (int iteration = 0; iteration < 4000; ++iteration) {
+    const std::string& alphabet = alphabets[iteration % alphabets.size()];
+    std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
+    std::string text(length(rng), ' ');
+    for (char& c : text) c = alphabet[pick(rng)];
+    if (iteration % 2 == 0 && !text.empty()) {
+      const std::string& shape = shapes[(iteration / 2) % shapes.size()];
+      std::size_t at = std::uniform_int_distribution<std::size_t>(0, text.size() - 1)(rng);
+      text.replace(at, std::min(shape.size(), text.size() - at), shape);
+    }
+    for (bool hex : {false, true}) {
+      auto blockwise = gate_windows(text, hex, false);
+      ASSERT_EQ(blockwise, gate_windows(text, hex, true)) << (hex ? "hex: " : "digit: ") << text;
+      flagged += blockwise.size();
+    }
+  }
+  // Every shape at every offset of a block, around a block boundary.
+  for (const std::string& shape : shapes)
+    for (std::size_t at = 0; at < 140; ++at) {
+      std::string text(200, 'x');
+      text.replace(at, shape.size(), shape);
+      for (bool hex : {false, true})
+        ASSERT_EQ(gate_windows(text, hex, false), gate_windows(text, hex, true)) << text;
+    }
+  EXPECT_GT(flagged, 1000u);
+}
+
 }  // namespace
 }  // namespace countersign::mask
