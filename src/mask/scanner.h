@@ -50,7 +50,7 @@ class Scanner {
  private:
   Scanner() = default;
   std::vector<Detector> detectors_;
-  // Pass 1 over the whole text: `prefilter_` (no start-of-match tracking)
+  // Pass 1 over the whole text: `prefilters_` (no start-of-match tracking)
   // finds where matches of the Gate::pattern detectors end, and the
   // digit-run and hex-group checks (scanner.cc) flag where Gate::digit_run
   // and Gate::hex_run detectors may match. Pass 2 rescans only windows
@@ -60,7 +60,11 @@ class Scanner {
   // `digit_database_`, a hex-group window with `hex_database_`.
   // `database_` (every detector) serves `scan_exhaustive`. Text without
   // findings costs pass 1 only.
-  void* prefilter_ = nullptr;       // hs_database_t; null when no detector is Gate::pattern
+  // hs_database_t each: the Gate::pattern detectors that start caseless
+  // (keywords) and the others, apart because Vectorscan runs the two sets
+  // faster one after the other than together; empty when no detector is
+  // Gate::pattern.
+  std::vector<void*> prefilters_;
   void* database_ = nullptr;        // hs_database_t
   void* digit_database_ = nullptr;  // hs_database_t; null when no detector is digit-run gated
   void* hex_database_ = nullptr;    // hs_database_t; null when no detector is hex-run gated
