@@ -343,17 +343,23 @@ constexpr std::uint32_t kHexGroup = UINT32_MAX - 1;
 // The digit-run check, for the Gate::digit_run detectors (cards, SSNs,
 // North American phones, IPv4, NINOs, IBANs). A run is digits where
 // neighbours are adjacent or one ' ', '-' or '.' apart. Every match of those
-// detectors lies in a run that
-//   - has 9 or more digits (card: 12, SSN: 9, phone: 10), or
-//   - has 7 or more digits right after ')' ("(415) 555-0132"), or
+// detectors lies in a run (its digits are separated by single ' ', '-' or
+// '.' in every one of their patterns) that
+//   - has 12 or more digits (a card), or
+//   - has groups of at least 3, then exactly 2 or 3, then at least 4
+//     digits, one after the other (SSN "123-45-6789", phone
+//     "1-415-555-0132"), or
+//   - right after ')', or ')' and one byte, has a group of 3 digits and
+//     then one of at least 4 ("(415) 555-0132"), or
 //   - has 4 or more digits and 3 dots (IPv4), or
 //   - has 2 or more digits and starts after two capital letters, directly
 //     or after a space (IBAN "GB82...", NINO "AB 12 34 56 C"),
 // and within 16 bytes before the run to 16 bytes after the later of its end
 // and 64 bytes after its start (phone prefixes and extensions, an IBAN's
-// letters). Those windows go to the start-of-match pass. Timestamps, UUIDs,
-// versions and counts make no such run, so text without findings costs
-// this check and the Vectorscan prefilter over the other detectors.
+// letters). Those windows go to the start-of-match pass (less those of runs
+// where no such match can end, below). Timestamps, UUIDs ("...-4633-9887-38f5...":
+// groups of 4, 4, 2), versions and counts make no such run, so text without findings costs this
+// check and the Vectorscan prefilter over the other detectors.
 
 // Reads the run starting at `start` (a digit that continues no run) and
 // flags it when it qualifies; returns where it ends.
@@ -362,12 +368,27 @@ std::size_t digit_run_at(const char* p, std::size_t size, std::size_t start,
   std::size_t at = start;
   std::size_t digits = 0;
   std::size_t dots = 0;
+  // Lengths of the group being read and of the two closed before it.
+  std::size_t group = 0, before = 0, before_that = 0;
+  std::size_t closed = 0;   // groups closed so far
+  bool grouped = false;     // groups of >= 3, 2 or 3, >= 4 digits in a row
+  bool after_area = false;  // the first two groups have 3 and >= 4 digits
+  bool spaced = false;      // a ' ' between two digits
   for (;;) {
     ++digits;
+    ++group;
     ++at;
     if (at < size && is_digit(p[at])) continue;
+    grouped =
+        grouped || (closed >= 2 && before_that >= 3 && (before == 2 || before == 3) && group >= 4);
+    after_area = after_area || (closed == 1 && before == 3 && group >= 4);
+    before_that = before;
+    before = group;
+    group = 0;
+    ++closed;
     if (at + 1 < size && is_gap(p[at]) && is_digit(p[at + 1])) {
       dots += p[at] == '.';
+      spaced = spaced || p[at] == ' ';
       ++at;
       continue;
     }
@@ -379,7 +400,17 @@ std::size_t digit_run_at(const char* p, std::size_t size, std::size_t start,
   };
   const bool capitals = capitals_at(1) || (start >= 1 && p[start - 1] == ' ' && capitals_at(2));
   const bool paren = (start >= 1 && p[start - 1] == ')') || (start >= 2 && p[start - 2] == ')');
-  if (digits >= 9 || (digits >= 7 && paren) || (digits >= 4 && dots >= 3) ||
+  // Every one of these detectors has number boundaries, so a match of
+  // digits and separators only (all but IBANs, NINOs and phone extensions
+  // "x12", "ext. 12") ends before a space in the run or at its end, and not
+  // at its end when a letter, a digit, or '.' or '-' and one of them follows
+  // ("...-4871-9045-70903ace": a UUID).
+  const bool glued_end =
+      end < size && ((is_alnum(p[end]) && p[end] != 'x' && p[end] != 'e') ||
+                     ((p[end] == '.' || p[end] == '-') && end + 1 < size && is_alnum(p[end + 1])));
+  const bool may_end = spaced || !glued_end;
+  if ((may_end &&
+       (digits >= 12 || grouped || (after_area && paren) || (digits >= 4 && dots >= 3))) ||
       (digits >= 2 && capitals)) {
     windows.push_back(
         {start > 16 ? start - 16 : 0, std::min(size, std::max(end, start + 64) + 16), kDigitGroup});
@@ -487,11 +518,10 @@ std::uint64_t back(std::uint64_t current, std::uint64_t previous, unsigned k) {
 }
 
 // The digit-run check a 64-byte block at a time, giving the same windows as
-// digit_run_windows_bytewise: bit masks find the runs that may qualify (9
-// digits, or 4 digits and 3 dots, take at least 7 bytes; the others start
-// after two capitals), and only those are read one byte at a time. Text
-// with digits but no such run (timestamps, UUIDs, counts) costs a few dozen
-// instructions per 64 bytes; a date ("2026-05-01", 10 bytes) is read.
+// digit_run_windows_bytewise: bit masks find the runs that may qualify (all
+// but those after two capitals take at least 7 bytes), and only those are read one byte at a time.
+// Text with digits but no such run (timestamps, UUIDs, counts) costs a few dozen instructions per
+// 64 bytes; a date ("2026-05-01", 10 bytes) is read.
 struct DigitRunCheck {
   std::string_view text;
   std::vector<Window>& windows;

@@ -196,5 +196,45 @@ TEST(MaskScanner, BlockGatesAgreeWithTheBytewiseReference) {
   EXPECT_GT(flagged, 1000u);
 }
 
+// Runs of digit groups of every length with every separator, between the
+// characters that decide a number's boundaries (letters, 'x' and 'e' of a
+// phone extension, dots, dashes, a closing parenthesis), agree with the
+// reference: the digit-run check skips runs by their groups and by what
+// follows them.
+TEST(MaskScanner, RandomDigitGroupsAgreeWithTheReference) {
+  auto scanner = Scanner::builtin();
+  std::mt19937 rng(41);
+  const std::string separators = "  --..";
+  const std::string around = " .-)(xeafXZ1AB:/_\n";
+  const std::vector<std::string> valid = {"4111 1111 1111 1111", "4111-1111-1111-1111",
+                                          "378282246310005",     "123-45-6780",
+                                          "123 45 6780",         "415-555-0132",
+                                          "1-415-555-0132",      "(415) 555-0132",
+                                          "415.555.0132",        "10.0.0.1"};
+  std::uniform_int_distribution<int> groups(1, 6), digits(1, 6), coin(0, 3);
+  std::uniform_int_distribution<std::size_t> separator(0, separators.size() - 1),
+      neighbour(0, around.size() - 1);
+  std::uniform_int_distribution<int> digit('0', '9');
+  std::size_t hits = 0;
+  for (int iteration = 0; iteration < 12000; ++iteration) {
+    std::string text;
+    for (int n = coin(rng); n > 0; --n) text += around[neighbour(rng)];
+    if (iteration % 3 == 0) {  // a value that validates
+      text += valid[static_cast<std::size_t>(iteration / 3) % valid.size()];
+    } else {
+      const int count = groups(rng);
+      for (int g = 0; g < count; ++g) {
+        if (g > 0) text += separators[separator(rng)];
+        for (int d = digits(rng); d > 0; --d) text += static_cast<char>(digit(rng));
+      }
+    }
+    for (int n = coin(rng); n > 0; --n) text += around[neighbour(rng)];
+    if (coin(rng) == 0) text += "x12";
+    expect_same_as_exhaustive(*scanner, text);
+    hits += scanner->scan(text).size();
+  }
+  EXPECT_GT(hits, 1000u);
+}
+
 }  // namespace
 }  // namespace countersign::mask
