@@ -603,6 +603,12 @@ std::vector<Detector> make_catalog() {
         detector.name == "phone_nanp" || detector.name == "ipv4" || detector.name == "uk_nino" ||
         detector.name == "iban")
       detector.gate = Gate::digit_run;
+  // No pattern above matches a '\n' (their character classes are [ \t],
+  // token characters, or exclude \s or \n), so a window for one of them
+  // need not reach back past the start of the line. PEM blocks span lines,
+  // but only their validator reads past the BEGIN line the pattern matches.
+  // A pattern added here that may match a '\n' must leave this false.
+  for (Detector& detector : d) detector.single_line = true;
   // Every match of these has separators of one kind a fixed distance apart
   // with hex digits between them, which the scanner's hex-group check
   // (scanner.cc, hex_run_windows) flags.

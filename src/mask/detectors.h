@@ -49,6 +49,10 @@ struct Detector {
   Boundary left = Boundary::none;
   Boundary right = Boundary::none;
   Gate gate = Gate::pattern;
+  // No match of the pattern contains '\n', so a match ending on a line
+  // starts on it: the scanner's first rescan window around a prefilter end
+  // starts no earlier than that line (see scanner.cc).
+  bool single_line = false;
 };
 
 // Every built-in detector, in a fixed order.

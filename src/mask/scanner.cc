@@ -12,6 +12,7 @@
 #include <atomic>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <stdexcept>
 
@@ -92,12 +93,15 @@ struct ScanContext {
   // Where matches ended (in text), before any boundary check; null when
   // the caller does not ask.
   std::vector<std::size_t>* ends = nullptr;
+  // The window starts a line and holds a single-line detector: a match
+  // starting at its first byte starts there, not before.
+  bool line_start = false;
 };
 
 int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int,
              void* context) {
   auto* ctx = static_cast<ScanContext*>(context);
-  if (from == 0 && ctx->offset > 0) {
+  if (from == 0 && ctx->offset > 0 && !ctx->line_start) {
     ctx->cut = true;  // it may start before the window: the caller widens it
     return 0;
   }
@@ -334,6 +338,7 @@ struct Window {
   std::size_t start;
   std::size_t end;
   std::uint32_t group;
+  bool line_start = false;  // start is the start of a line and group a single-line detector
 };
 
 constexpr std::uint32_t kDigitGroup = UINT32_MAX;
@@ -812,7 +817,18 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
     windows.reserve(ends.size());
     for (const End& end : ends) {
       std::size_t reach = reach_[end.detector];
-      windows.push_back({end.at > reach ? end.at - reach : 0, end.at, end.detector});
+      std::size_t start = end.at > reach ? end.at - reach : 0;
+      bool line_start = false;
+      if (detectors_[end.detector].single_line) {
+        // The match is on the line it ends on: start the window there.
+        const void* newline =
+            end.at > start ? memrchr(text.data() + start, '\n', end.at - start) : nullptr;
+        if (newline) {
+          start = static_cast<std::size_t>(static_cast<const char*>(newline) - text.data()) + 1;
+          line_start = true;
+        }
+      }
+      windows.push_back({start, end.at, end.detector, line_start});
     }
   }
   gate_check_windows(text, digit_database_ != nullptr, hex_database_ != nullptr, windows);
@@ -839,6 +855,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
     const bool digit_group = group == kDigitGroup || group == kHexGroup;
     std::size_t window_start = windows[i].start;
     std::size_t window_end = windows[i].end;
+    bool line_start = windows[i].line_start;
     expected_ends.clear();
     while (i < windows.size() && windows[i].group == group && windows[i].start <= window_end) {
       window_end = std::max(window_end, windows[i].end);
@@ -852,7 +869,8 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
       found.clear();
       reported_ends.clear();
       ScanContext context{text,         &detectors_, &found,
-                          window_start, false,       digit_group ? nullptr : &reported_ends};
+                          window_start, false,       digit_group ? nullptr : &reported_ends,
+                          line_start};
       hs_scan(database, text.data() + window_start,
               static_cast<unsigned int>(window_end - window_start), 0, scratch, on_match, &context);
       bool complete = !context.cut;
@@ -868,6 +886,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
       }
       std::size_t width = window_end - window_start;
       window_start = window_start > 2 * width ? window_start - 2 * width : 0;
+      line_start = false;
     }
   }
   return resolve(text, detectors_, candidates);

@@ -236,5 +236,48 @@ TEST(MaskScanner, RandomDigitGroupsAgreeWithTheReference) {
   EXPECT_GT(hits, 1000u);
 }
 
+// Lines of keyword, token and e-mail fragments, some of them long: the
+// rescan windows of single-line detectors start at the line of their end,
+// and must give the reference's findings, across lines and past 512 bytes.
+TEST(MaskScanner, RandomKeywordLinesAgreeWithTheReference) {
+  auto scanner = Scanner::builtin();
+  std::mt19937 rng(59);
+  const std::vector<std::string> pieces = {"password=",
+                                           "token: ",
+                                           "api_key=\"",
+                                           "secret ",
+                                           "Authorization: Bearer ",
+                                           "sk-",
+                                           "sk-ant-",
+                                           "eyJhbGciOiJIUzI1NiJ9",
+                                           ".",
+                                           "ghp_",
+                                           "xoxb-",
+                                           "@",
+                                           "ann.lee",
+                                           "example.com",
+                                           "\n",
+                                           "\n",
+                                           " ",
+                                           "=",
+                                           ":",
+                                           "AbC123xYz789QwE456",
+                                           "q8Zr2Lm9Tx4Vb7",
+                                           "-",
+                                           "_",
+                                           "user:pa55@host",
+                                           "https://"};
+  std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
+  std::uniform_int_distribution<int> count(1, 60), longer(0, 9);
+  std::size_t hits = 0;
+  for (int iteration = 0; iteration < 3000; ++iteration) {
+    std::string text;
+    for (int n = count(rng) * (longer(rng) == 0 ? 8 : 1); n > 0; --n) text += pieces[pick(rng)];
+    expect_same_as_exhaustive(*scanner, text);
+    hits += scanner->scan(text).size();
+  }
+  EXPECT_GT(hits, 1000u);
+}
+
 }  // namespace
 }  // namespace countersign::mask
