@@ -128,6 +128,7 @@ CONF
 
 "$nginx_bin" -p "$work/nginx-direct" -c "$work/nginx-direct/nginx.conf" & pids+=($!)
 "$nginx_bin" -p "$work/nginx-proxy" -c "$work/nginx-proxy/nginx.conf" & pids+=($!)
+proxy_pid=$!
 BENCH_UPSTREAM_TOKEN=upstream-token "$binary" serve --config "$work/countersign.yaml" >"$work/countersign.log" 2>&1 & pids+=($!)
 gateway_pid=$!
 
@@ -142,33 +143,65 @@ wait_for "http://127.0.0.1:$direct_port/hello.txt"
 wait_for "http://127.0.0.1:$proxy_port/hello.txt"
 wait_for -H "Authorization: Bearer demo-agent-key" "http://127.0.0.1:$gateway_port/http/static/hello.txt"
 
-# wrk's --latency percentiles; median converted to milliseconds.
+# CPU time (user + system, clock ticks) of a process and its children
+# (nginx's master and worker), from /proc.
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+
+# wrk's --latency percentiles; median converted to milliseconds. With a
+# PID, also the CPU time that process spent per request (microseconds),
+# which the machine's other load disturbs far less than requests/s.
 run() {
-  local name=$1; shift
-  wrk -t"$threads" -c"$connections" -d"$duration" --latency "$@" >"$work/$name.txt"
+  local name=$1 pid=$2 conns=$3; shift 3
+  local before=0
+  [[ -n $pid ]] && before=$(cpu_ticks "$pid")
+  wrk -t"$((conns < threads ? conns : threads))" -c"$conns" -d"$duration" --latency "$@" >"$work/$name.txt"
+  local cpu_us="-"
+  if [[ -n $pid ]]; then
+    local ticks=$(($(cpu_ticks "$pid") - before)) requests
+    requests=$(awk '/requests in/ {print $1}' "$work/$name.txt")
+    cpu_us=$(python3 -c "print(f'{$ticks / $(getconf CLK_TCK) * 1e6 / max($requests, 1):.1f}')")
+  fi
+  eval "cpu_$name=$cpu_us"
   local rps median
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/$name.txt")
   median=$(awk '$1 == "50%" {v=$2; if (v ~ /us$/) {sub(/us$/,"",v); v=v/1000} else if (v ~ /ms$/) {sub(/ms$/,"",v)} else if (v ~ /s$/) {sub(/s$/,"",v); v=v*1000}; print v}' "$work/$name.txt")
   local errors
   errors=$(awk '/Non-2xx|Socket errors/ {print}' "$work/$name.txt" | tr '\n' ' ')
-  printf '%-28s %12.0f req/s   median %8.3f ms   %s\n' "$name" "$rps" "$median" "$errors"
+  printf '%-28s %12.0f req/s   median %8.3f ms   CPU/request %8s us   %s\n' "$name" "$rps" "$median" "$cpu_us" "$errors"
   eval "rps_$name=$rps; median_$name=$median"
 }
 
 echo "bench: wrk -t$threads -c$connections -d$duration, GET of a $(wc -c <"$work/www/hello.txt")-byte file"
 # Warm-up (connection pools, page cache).
 wrk -t1 -c8 -d1s -H "Authorization: Bearer demo-agent-key" "http://127.0.0.1:$gateway_port/http/static/hello.txt" >/dev/null
-run direct "http://127.0.0.1:$direct_port/hello.txt"
-run nginx_proxy "http://127.0.0.1:$proxy_port/hello.txt"
-run countersign -H "Authorization: Bearer demo-agent-key" "http://127.0.0.1:$gateway_port/http/static/hello.txt"
+run direct "" "$connections" "http://127.0.0.1:$direct_port/hello.txt"
+run nginx_proxy "$proxy_pid" "$connections" "http://127.0.0.1:$proxy_port/hello.txt"
+run countersign "$gateway_pid" "$connections" -H "Authorization: Bearer demo-agent-key" "http://127.0.0.1:$gateway_port/http/static/hello.txt"
+# One connection: the latency each proxy adds to a single request, not
+# queueing behind 63 others.
+run direct_1 "" 1 "http://127.0.0.1:$direct_port/hello.txt"
+run nginx_proxy_1 "$proxy_pid" 1 "http://127.0.0.1:$proxy_port/hello.txt"
+run countersign_1 "$gateway_pid" 1 -H "Authorization: Bearer demo-agent-key" "http://127.0.0.1:$gateway_port/http/static/hello.txt"
 
 events=$(sqlite3 "$work/bench.db" 'select count(*) from audit_events' 2>/dev/null || echo "?")
-python3 - "$rps_direct" "$rps_nginx_proxy" "$rps_countersign" "$median_direct" "$median_nginx_proxy" "$median_countersign" "$events" <<'PY'
+python3 - "$rps_direct" "$rps_nginx_proxy" "$rps_countersign" "$median_direct" "$median_nginx_proxy" \
+  "$median_countersign" "$median_direct_1" "$median_nginx_proxy_1" "$median_countersign_1" \
+  "$cpu_nginx_proxy" "$cpu_countersign" "$events" <<'PY'
 import sys
-direct, proxy, gateway, m_direct, m_proxy, m_gateway = map(float, sys.argv[1:7])
+direct, proxy, gateway, m_direct, m_proxy, m_gateway, m1_direct, m1_proxy, m1_gateway, cpu_proxy, cpu_gateway = map(float, sys.argv[1:12])
 print(f"countersign / nginx proxy rps:  {gateway / proxy:.2f}x   (target >= 0.90x)")
 print(f"countersign / direct rps:       {gateway / direct:.2f}x")
-print(f"added median latency vs direct: nginx proxy {m_proxy - m_direct:+.3f} ms, "
-      f"countersign {m_gateway - m_direct:+.3f} ms   (target < 0.2 ms)")
-print(f"audit events written by countersign: {sys.argv[7]}")
+print(f"CPU per request:                countersign {cpu_gateway:.1f} us, nginx proxy {cpu_proxy:.1f} us "
+      f"({cpu_gateway / cpu_proxy:.1f}x)")
+print(f"added median latency vs direct, all connections: nginx proxy {m_proxy - m_direct:+.3f} ms, "
+      f"countersign {m_gateway - m_direct:+.3f} ms")
+print(f"added median latency vs direct, 1 connection: nginx proxy {m1_proxy - m1_direct:+.3f} ms, "
+      f"countersign {m1_gateway - m1_direct:+.3f} ms   (target < 0.2 ms)")
+print(f"audit events written by countersign: {sys.argv[12]}")
 PY

@@ -256,6 +256,8 @@ std::optional<std::string> column_mismatch(const BodyFields& body, const Indexed
     return fmt::format("the verb column says {} but the hashed event names no verb",
                        quoted(columns.verb));
   }
+  if (columns.search_copy_differs)
+    return std::string("the search index's copy of the columns differs from the event");
   return std::nullopt;
 }
 

@@ -23,6 +23,9 @@ struct IndexedColumns {
   bool action_digest_null = false;
   std::string_view verb;
   bool verb_null = false;
+  // The store keeps a further copy that filters read (filled in batches);
+  // true when that copy is not the same as these columns.
+  bool search_copy_differs = false;
 };
 
 // The fields of a canonical event body that the columns copy.

@@ -95,9 +95,6 @@ AuditLog::AuditLog(const config::AuditSettings& settings, store::Store& store, c
 std::string AuditLog::origin() const { return signer_ ? signer_->name() : kUnsignedOrigin; }
 
 Result<std::optional<store::StoredCheckpoint>> AuditLog::checkpoint_if_due() {
-  // The periodic call also moves the search text index forward by a bounded
-  // step (a few milliseconds), so text searches rarely have a gap to fill.
-  (void)store_.catch_up_search_index(kSearchIndexStep);
   return issue(false);
 }
 

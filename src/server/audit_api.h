@@ -32,9 +32,6 @@ class AuditLog {
  public:
   AuditLog(const config::AuditSettings& settings, store::Store& store, const Clock& clock);
 
-  // Events added to the search text index per checkpoint_if_due call.
-  static constexpr std::int64_t kSearchIndexStep = 2000;
-
   // Issues a checkpoint when the log has grown by checkpoint_every.events
   // since the last one, or checkpoint_every.interval has passed since it and
   // the log has grown. Returns the new checkpoint, or nullopt when none was due.

@@ -439,6 +439,9 @@ class TamperTest(unittest.TestCase):
         self.g.activity(2)
         self.events = self.g.all_events()
         self.n = len(self.events)
+        # A filtered search brings the search index (audit_search) up to date.
+        status, body, _ = self.g.request("GET", "/v1/audit/events?type=review.approved", ALICE)
+        self.assertEqual(status, 200, body)
         self.cp = self.g.checkpoint(self.n)
         self.saved = self.g.write_file("saved-checkpoint.txt", self.cp["note"])
         self.g.stop()
@@ -527,6 +530,11 @@ class TamperTest(unittest.TestCase):
                     (idx - 1, event["time"], event["type"], event["actor"],
                      event["review_id"] or None, event["action_digest"] or None,
                      event["details"].get("verb"), jcs(event).decode()))
+            # ... and so does the search index's copy of them.
+            connection.execute("DELETE FROM audit_search WHERE idx >= 4")
+            connection.execute("INSERT INTO audit_search (idx, type, actor, review_id, verb, target) "
+                               "SELECT idx, type, actor, review_id, verb, target FROM audit_events "
+                               "WHERE idx >= 4")
             self.rewrite_everything(connection)
         # The stored checkpoints, which the attacker cannot re-sign, no
         # longer fit: the damage is at or before event 4.
@@ -631,6 +639,17 @@ class TamperTest(unittest.TestCase):
         with self.db() as connection:
             connection.execute("UPDATE audit_events SET review_id = NULL WHERE idx = ?", (index,))
         self.assert_detected(index, "review_id column says NULL")
+
+    def test_edited_search_copy_hides_an_event_from_search(self):
+        # Filters read the copy of the columns in audit_search: an edit there
+        # alone would hide the approval from a search by review.
+        index = next(e["index"] for e in self.events if e["type"] == "review.approved")
+        with self.db() as connection:
+            edited = connection.execute("UPDATE audit_search SET review_id = NULL WHERE idx = ?",
+                                        (index,)).rowcount
+        self.assertEqual(edited, 1)
+        report = self.assert_detected(index, "search index's copy of the columns differs")
+        self.assertEqual(len(report["problems"]), 1, report)
 
     def test_tampered_tree_node(self):
         with self.db() as connection:

@@ -1,12 +1,16 @@
 // Audit search in the SQLite store: the target column, word search over the
 // masked details, time ranges through the minute index, and paging.
+#include <chrono>
+#include <filesystem>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <boost/json.hpp>
 
+#include "core/hash.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace countersign::store {
@@ -141,7 +145,7 @@ TEST(AuditSearchPlans, TextWithOtherFiltersGivesTheSameAnswerWhicheverIndexDrive
 }
 
 TEST(AuditSearchIndexing, TextIsIndexedInBatchesAndSearchesNeverMissEvents) {
-  auto opened = SqliteStore::open(":memory:");
+  auto opened = SqliteStore::open(":memory:", {.index_when_idle = false});
   ASSERT_TRUE(opened);
   SqliteStore& store = **opened;
   std::vector<audit::AuditEvent> events;
@@ -158,6 +162,40 @@ TEST(AuditSearchIndexing, TextIsIndexedInBatchesAndSearchesNeverMissEvents) {
   ASSERT_TRUE(store.append_events(more));
   EXPECT_EQ(*store.catch_up_search_index(0), 1);
   EXPECT_EQ(indexes(store, filter).size(), 11u);
+}
+
+// Appends leave the filter indexes to the writer thread, which fills them
+// once it has had nothing to commit for a moment; read here through a
+// second connection, so that no search of the store's own fills them.
+TEST(AuditSearchIndexing, TheWriterIndexesWhenIdle) {
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("cs_idle_index_" + new_id("t") + ".db")).string();
+  {
+    auto opened = SqliteStore::open(path);
+    ASSERT_TRUE(opened) << opened.error().message;
+    std::vector<audit::AuditEvent> events;
+    for (int i = 0; i < 1200; ++i)
+      events.push_back(make("action.decided", "alice", kStart + i, "production", "idle"));
+    ASSERT_TRUE((*opened)->append_events(events));
+    sqlite3* reader = nullptr;
+    ASSERT_EQ(sqlite3_open_v2(path.c_str(), &reader, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    auto count = [&](const char* table) {
+      sqlite3_stmt* statement = nullptr;
+      std::string sql = std::string("SELECT count(*) FROM ") + table;
+      EXPECT_EQ(sqlite3_prepare_v2(reader, sql.c_str(), -1, &statement, nullptr), SQLITE_OK);
+      std::int64_t rows =
+          sqlite3_step(statement) == SQLITE_ROW ? sqlite3_column_int64(statement, 0) : -1;
+      sqlite3_finalize(statement);
+      return rows;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (count("audit_search") < 1200 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_EQ(count("audit_search"), 1200);
+    EXPECT_EQ(count("audit_text"), 1200);
+    sqlite3_close(reader);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
 }
 
 TEST_F(AuditSearchTest, ScanReturnsTheStoredSearchColumns) {

@@ -712,10 +712,17 @@ TEST(SqliteStoreOpen, UpgradeFromTheMinuteTriggerKeepsTheMinuteTableExact) {
   }
   {
     // Back to schema 5 as an older build left it: the per-row trigger and
-    // the time index, and a minute table the trigger filled.
+    // the time index, a minute table the trigger filled, and the filter
+    // indexes on audit_events itself.
     sqlite3* raw = nullptr;
     ASSERT_EQ(sqlite3_open(database.path().c_str(), &raw), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(raw, R"sql(
+        DROP TABLE audit_search;
+        CREATE INDEX audit_by_actor ON audit_events (actor, idx);
+        CREATE INDEX audit_by_type ON audit_events (type, idx);
+        CREATE INDEX audit_by_verb ON audit_events (verb, idx) WHERE verb IS NOT NULL;
+        CREATE INDEX audit_by_review ON audit_events (review_id, idx) WHERE review_id IS NOT NULL;
+        CREATE INDEX audit_by_target ON audit_events (target, idx) WHERE target IS NOT NULL;
         DELETE FROM audit_minutes;
         INSERT INTO audit_minutes (minute, first_idx, last_idx)
           SELECT time / 60000, min(idx), max(idx) FROM audit_events GROUP BY time / 60000;
@@ -741,6 +748,12 @@ TEST(SqliteStoreOpen, UpgradeFromTheMinuteTriggerKeepsTheMinuteTableExact) {
     }
     EXPECT_EQ(*store->event_count(), 40);
     expect_chain_verifies(*store);
+    // Events from before and after the upgrade are found by a filter.
+    AuditFilter by_actor;
+    by_actor.actor = "system";
+    auto found = store->list_events(by_actor);
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_EQ(found->events.size(), 40u);
   }
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(database.path().c_str(), &raw), SQLITE_OK);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <chrono>
 #include <optional>
 #include <semaphore>
 #include <utility>
@@ -174,9 +175,44 @@ constexpr const char* kMigrations[] = {
     DROP TRIGGER audit_events_minutes;
     DROP INDEX audit_by_time;
     )sql",
+    // Appends touch only the log itself: the filter indexes move from
+    // audit_events (five B-trees written on every append, one of them
+    // parsing the body for the target) to audit_search, a copy of the
+    // filter columns filled in batches with the full-text index (up to
+    // audit_text_state.indexed_to) off the append path. Searches fill the
+    // gap first, so their results are unchanged.
+    R"sql(
+    DROP INDEX audit_by_actor;
+    DROP INDEX audit_by_type;
+    DROP INDEX audit_by_verb;
+    DROP INDEX audit_by_review;
+    DROP INDEX audit_by_target;
+    CREATE TABLE audit_search (
+      idx INTEGER PRIMARY KEY,
+      type TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      review_id TEXT,
+      verb TEXT,
+      target TEXT
+    );
+    INSERT INTO audit_search (idx, type, actor, review_id, verb, target)
+      SELECT idx, type, actor, review_id, verb, target FROM audit_events
+      WHERE idx < (SELECT indexed_to FROM audit_text_state WHERE id = 0);
+    CREATE INDEX audit_search_by_actor ON audit_search (actor, idx);
+    CREATE INDEX audit_search_by_type ON audit_search (type, idx);
+    CREATE INDEX audit_search_by_verb ON audit_search (verb, idx) WHERE verb IS NOT NULL;
+    CREATE INDEX audit_search_by_review ON audit_search (review_id, idx)
+      WHERE review_id IS NOT NULL;
+    CREATE INDEX audit_search_by_target ON audit_search (target, idx) WHERE target IS NOT NULL;
+    )sql",
 };
 
 constexpr int kBusyTimeoutMillis = 5000;
+// The writer thread indexes for search after this long without a flush to
+// do, this many events per transaction (a few milliseconds of work).
+constexpr auto kSearchIndexInterval = std::chrono::milliseconds(100);
+constexpr std::int64_t kSearchIndexStep = 500;
+constexpr int kSearchIndexStepsPerWake = 40;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
@@ -420,7 +456,8 @@ SqliteStore::~SqliteStore() {
   sqlite3_close(database_);
 }
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
+                                                       SqliteOptions options) {
   // SQLite's allocation statistics take a global mutex on every malloc and
   // free inside SQLite, and nothing here reads them. They can only be turned
   // off before SQLite initializes: once, before the first open; if SQLite is
@@ -443,6 +480,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) 
   }
   if (auto migrated = store->migrate(); !migrated) return std::unexpected(migrated.error());
   if (auto built = store->build_missing_tree(); !built) return std::unexpected(built.error());
+  store->index_when_idle_ = options.index_when_idle;
   store->writer_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
 }
@@ -865,6 +903,7 @@ void SqliteStore::flush_queue() {
     }
     if (batch.empty()) return;
     commit_batch(batch);
+    flushes_.fetch_add(1, std::memory_order_relaxed);
   }
   // Answers go out without any lock held: callbacks may queue more events.
   for (auto& pending : batch) {
@@ -883,11 +922,38 @@ void SqliteStore::flush_queue() {
 void SqliteStore::run_writer() {
   std::unique_lock queue_lock(queue_mutex_);
   for (;;) {
-    queue_ready_.wait(queue_lock, [&] { return writer_flush_wanted_ || closing_; });
+    auto asked = [&] { return writer_flush_wanted_ || closing_; };
+    if (index_when_idle_) {
+      if (!queue_ready_.wait_for(queue_lock, kSearchIndexInterval, asked)) {
+        queue_lock.unlock();
+        index_while_idle();
+        queue_lock.lock();
+        continue;
+      }
+    } else {
+      queue_ready_.wait(queue_lock, asked);
+    }
     if (closing_ && queue_.empty()) return;  // every queued event committed
     queue_lock.unlock();
     flush_queue();
     queue_lock.lock();
+  }
+}
+
+// Brings the search indexes forward in bounded steps, each its own
+// transaction, so that a flush waits at most one step for the lock; stops
+// when they are up to date, or after a bounded number of steps (the next
+// idle moment goes on). While appends keep coming (committed on an event
+// loop), one step per moment: indexing must not take the CPU the requests
+// need; the searches that need the rest fill it themselves.
+void SqliteStore::index_while_idle() {
+  const std::uint64_t flushes = flushes_.load(std::memory_order_relaxed);
+  const int steps = flushes == flushes_at_last_index_ ? kSearchIndexStepsPerWake : 1;
+  flushes_at_last_index_ = flushes;
+  for (int step = 0; step < steps; ++step) {
+    std::lock_guard lock(mutex_);
+    auto indexed = index_audit_text(kSearchIndexStep);
+    if (!indexed || *indexed < kSearchIndexStep) return;
   }
 }
 
@@ -1159,9 +1225,10 @@ Result<std::optional<review::Review>> SqliteStore::find_open_review(const std::s
   return std::optional<review::Review>(std::move(reviews->front()));
 }
 
-// Adds events not yet in audit_text, at most `limit` (0: all), in one write
-// transaction: one INSERT ... SELECT, so FTS5 writes one segment per batch.
-// Called with mutex_ held.
+// Adds events not yet in the search indexes (audit_search and audit_text),
+// at most `limit` (0: all), in one write transaction: one INSERT ... SELECT
+// each, so FTS5 writes one segment per batch and each filter index takes
+// the batch's rows together. Called with mutex_ held.
 Result<std::int64_t> SqliteStore::index_audit_text(std::int64_t limit) {
   auto transaction = Transaction::begin(*this, Transaction::Kind::write);
   if (!transaction) return std::unexpected(transaction.error());
@@ -1182,6 +1249,15 @@ Result<std::int64_t> SqliteStore::index_audit_text(std::int64_t limit) {
     return 0;
   }
   const std::int64_t to = limit > 0 ? std::min(end, from + limit) : end;
+  auto copy = prepare(
+      "INSERT INTO audit_search (idx, type, actor, review_id, verb, target) "
+      "SELECT idx, type, actor, review_id, verb, target FROM audit_events "
+      "WHERE idx >= ?1 AND idx < ?2");
+  if (!copy) return std::unexpected(copy.error());
+  copy->bind(1, from);
+  copy->bind(2, to);
+  if (auto ran = copy->run("index audit columns"); !ran) return std::unexpected(ran.error());
+  copy->reset();
   auto insert = prepare(
       "INSERT INTO audit_text (rowid, details) "
       "SELECT idx, (SELECT group_concat(value, char(10)) FROM json_tree(body, '$.details') "
@@ -1209,6 +1285,11 @@ Result<std::int64_t> SqliteStore::catch_up_search_index(std::int64_t limit) {
 
 namespace {
 
+bool has_column_filter(const AuditFilter& filter) {
+  return !filter.actor.empty() || !filter.verb.empty() || !filter.type.empty() ||
+         !filter.target.empty() || !filter.review_id.empty();
+}
+
 // How list_events walks the log when it searches text: from the full-text
 // index in index order (each match costs one row lookup), or from the other
 // filters' index (each candidate costs one full-text probe, about 50 us).
@@ -1229,18 +1310,20 @@ AuditQuery audit_query(const AuditFilter& filter, const std::optional<std::strin
   Parameters& parameters = query.parameters;
   const bool text_first = walk == Walk::text_first;
   // Index ranges go on the driving table's rowid, so that it seeks to them.
-  const std::string idx = text_first ? "audit_text.rowid" : "e.idx";
+  const bool columns = has_column_filter(filter);
+  const std::string idx = text_first ? "audit_text.rowid" : columns ? "s.idx" : "e.idx";
   std::vector<std::string> conditions;
-  // Each equality filter has an index on (column, idx), so a page is one
-  // index seek and an ordered walk; SQLite picks the most selective one.
+  // Each equality filter has an index on (column, idx) in audit_search, so
+  // a page is one index seek and an ordered walk; SQLite picks the most
+  // selective one.
   if (filter.after_index >= 0)
     conditions.push_back(idx + " > " + parameters.add(filter.after_index));
-  if (!filter.actor.empty()) conditions.push_back("e.actor = " + parameters.add(filter.actor));
-  if (!filter.verb.empty()) conditions.push_back("e.verb = " + parameters.add(filter.verb));
-  if (!filter.type.empty()) conditions.push_back("e.type = " + parameters.add(filter.type));
-  if (!filter.target.empty()) conditions.push_back("e.target = " + parameters.add(filter.target));
+  if (!filter.actor.empty()) conditions.push_back("s.actor = " + parameters.add(filter.actor));
+  if (!filter.verb.empty()) conditions.push_back("s.verb = " + parameters.add(filter.verb));
+  if (!filter.type.empty()) conditions.push_back("s.type = " + parameters.add(filter.type));
+  if (!filter.target.empty()) conditions.push_back("s.target = " + parameters.add(filter.target));
   if (!filter.review_id.empty())
-    conditions.push_back("e.review_id = " + parameters.add(filter.review_id));
+    conditions.push_back("s.review_id = " + parameters.add(filter.review_id));
   if (filter.from > 0 || filter.to > 0) {
     // A time range is first narrowed to an index range through
     // audit_minutes (exact: every event of a minute lies within that
@@ -1264,22 +1347,28 @@ AuditQuery audit_query(const AuditFilter& filter, const std::optional<std::strin
     conditions.push_back("json_extract(e.body, '$.details') LIKE " +
                          parameters.add(contains_pattern(filter.text)) + " ESCAPE '\\'");
   }
+  // With column filters audit_search drives (CROSS JOIN fixes the order),
+  // and each candidate costs one lookup of its event by index.
+  const std::string events =
+      columns ? " FROM audit_search AS s CROSS JOIN audit_events AS e ON e.idx = s.idx"
+              : " FROM audit_events AS e";
   if (walk == Walk::count_candidates) {
-    query.sql = "SELECT count(*) FROM (SELECT 1 FROM audit_events AS e" + where_clause(conditions) +
-                " LIMIT " + parameters.add(kFewCandidates) + ")";
+    query.sql = "SELECT count(*) FROM (SELECT 1" + events + where_clause(conditions) + " LIMIT " +
+                parameters.add(kFewCandidates) + ")";
     return query;
   }
-  std::string from = " FROM audit_events AS e";
-  std::string order = " ORDER BY e.idx";
+  std::string from = events;
+  std::string order = columns ? " ORDER BY s.idx" : " ORDER BY e.idx";
   if (phrase) {
     std::string match = "audit_text MATCH " + parameters.add(*phrase);
     if (text_first) {
       // CROSS JOIN fixes the order: the full-text index drives, in rowid order.
       from = " FROM audit_text CROSS JOIN audit_events AS e ON e.idx = audit_text.rowid";
+      if (columns) from += " CROSS JOIN audit_search AS s ON s.idx = audit_text.rowid";
       conditions.insert(conditions.begin(), match);
       order = " ORDER BY audit_text.rowid";
     } else {
-      from += " CROSS JOIN audit_text ON audit_text.rowid = e.idx AND " + match;
+      from += " CROSS JOIN audit_text ON audit_text.rowid = " + idx + " AND " + match;
     }
   }
   query.sql = "SELECT e.idx, e.body, e.previous_hash, e.hash" + from + where_clause(conditions) +
@@ -1294,13 +1383,11 @@ Result<AuditPage> SqliteStore::list_events(const AuditFilter& filter) {
   const int limit = clamp_limit(filter.limit);
   std::optional<std::string> phrase;
   if (!filter.text.empty()) phrase = text_query(filter.text);
-  const bool other_filters = !filter.actor.empty() || !filter.verb.empty() ||
-                             !filter.type.empty() || !filter.target.empty() ||
-                             !filter.review_id.empty() || filter.from > 0 || filter.to > 0;
+  const bool other_filters = has_column_filter(filter) || filter.from > 0 || filter.to > 0;
   std::lock_guard lock(mutex_);
-  if (phrase) {
-    // The full-text index is brought up to date first, so text searches
-    // are exact (the sweep keeps the gap small; see AuditLog).
+  if (phrase || has_column_filter(filter)) {
+    // The search indexes are brought up to date first, so searches are
+    // exact (the writer thread keeps the gap small when it is idle).
     if (auto indexed = index_audit_text(0); !indexed) return std::unexpected(indexed.error());
   }
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
@@ -1624,9 +1711,14 @@ Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
   std::lock_guard lock(mutex_);
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());
+  // The search copy of an event's columns (audit_search, once indexed) must
+  // equal the columns, which the verifier checks against the body.
   auto statement = prepare(
-      "SELECT idx, body, leaf_hash, previous_hash, hash, time, type, actor, review_id, "
-      "action_digest, verb FROM audit_events ORDER BY idx");
+      "SELECT e.idx, e.body, e.leaf_hash, e.previous_hash, e.hash, e.time, e.type, e.actor, "
+      "e.review_id, e.action_digest, e.verb, s.idx IS NOT NULL AND (s.type IS NOT e.type OR "
+      "s.actor IS NOT e.actor OR s.review_id IS NOT e.review_id OR s.verb IS NOT e.verb OR "
+      "s.target IS NOT e.target) FROM audit_events AS e LEFT JOIN audit_search AS s "
+      "ON s.idx = e.idx ORDER BY e.idx");
   if (!statement) return std::unexpected(statement.error());
   for (;;) {
     int code = statement->step();
@@ -1647,6 +1739,7 @@ Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
     event.columns.action_digest_null = statement->is_null(9);
     event.columns.verb = statement->view(10);
     event.columns.verb_null = statement->is_null(10);
+    event.columns.search_copy_differs = statement->integer(11) != 0;
     if (!visit(event)) break;
   }
   statement->reset();

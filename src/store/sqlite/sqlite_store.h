@@ -6,6 +6,7 @@
 // message.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -24,6 +25,13 @@ struct sqlite3_stmt;
 
 namespace countersign::store {
 
+struct SqliteOptions {
+  // The writer thread, when it has had nothing to commit for a moment,
+  // brings the search indexes forward (see catch_up_search_index). Off,
+  // they move only when asked or searched.
+  bool index_when_idle = true;
+};
+
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes. A database with a higher version
@@ -32,7 +40,8 @@ class SqliteStore final : public Store {
 
   // Opens or creates the database at `path` (":memory:" for a private
   // in-memory one) and brings its schema up to date.
-  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path);
+  static Result<std::unique_ptr<SqliteStore>> open(const std::string& path,
+                                                   SqliteOptions options = {});
 
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
@@ -129,6 +138,7 @@ class SqliteStore final : public Store {
   // The writer thread: flushes whenever asked, until the store closes (and
   // the queue is empty).
   void run_writer();
+  void index_while_idle();
   // Returns once every append queued so far has committed (or failed).
   // Never call it with mutex_ held.
   void wait_for_queued_appends();
@@ -143,6 +153,10 @@ class SqliteStore final : public Store {
   std::condition_variable queue_ready_;
   std::vector<std::shared_ptr<PendingAppend>> queue_;
   CommitScheduler commit_scheduler_;
+  bool index_when_idle_ = true;
+  // Flushes so far, and as the writer thread last saw them (index_while_idle).
+  std::atomic<std::uint64_t> flushes_{0};
+  std::uint64_t flushes_at_last_index_ = 0;
   bool flush_scheduled_ = false;      // the scheduler has a flush to run
   bool writer_flush_wanted_ = false;  // the writer thread has been asked to flush
   bool closing_ = false;
