@@ -593,16 +593,19 @@ std::vector<Detector> make_catalog() {
            date,
        false, v_dob, 0.85, kAlnum, kAlnum});
   // Every match of these lies around a run of digits that the scanner's
-  // digit-run check flags (scanner.cc, digit_run_windows): cards, SSNs and
+  // digit-run check flags (scanner.cc, digit_run_at): cards, SSNs and
   // phone numbers are digits with single separators; IPv4 addresses have
   // three dots; NINOs and IBANs start with capital letters right before
   // their digits. Changing one of these patterns means checking that the
   // check still flags every match (MaskScanner.GateMissesNothing).
-  for (Detector& detector : d)
-    if (detector.name == "credit_card_luhn" || detector.name == "us_ssn" ||
-        detector.name == "phone_nanp" || detector.name == "ipv4" || detector.name == "uk_nino" ||
-        detector.name == "iban")
-      detector.gate = Gate::digit_run;
+  for (Detector& detector : d) {
+    if (detector.name == "credit_card_luhn") detector.gate = Gate::digit_run_long;
+    if (detector.name == "us_ssn") detector.gate = Gate::digit_groups_ssn;
+    if (detector.name == "phone_nanp") detector.gate = Gate::digit_groups_phone;
+    if (detector.name == "ipv4") detector.gate = Gate::digit_run_dotted;
+    if (detector.name == "uk_nino" || detector.name == "iban")
+      detector.gate = Gate::digits_after_capitals;
+  }
   // No pattern above matches a '\n' (their character classes are [ \t],
   // token characters, or exclude \s or \n), so a window for one of them
   // need not reach back past the start of the line. PEM blocks span lines,

@@ -30,14 +30,31 @@ using Validator = bool (*)(std::string_view text, std::size_t& start, std::size_
 
 // How the scanner's first pass finds where a detector may match.
 enum class Gate {
-  pattern,    // its own pattern, in the Vectorscan prefilter database
-  digit_run,  // the hand-written digit-run check (built-in numeric detectors
-              // only: their patterns have no literal for Vectorscan to anchor
-              // on and cost most of a Vectorscan pass; see scanner.cc)
-  hex_run,    // the hand-written hex-group check (built-in MAC and full IPv6
-              // detectors only, for the same reason: UUIDs and hex digests
-              // keep their patterns busy in Vectorscan; see scanner.cc)
+  pattern,  // its own pattern, in the Vectorscan prefilter database
+  // The hand-written digit-run check (built-in numeric detectors only:
+  // their patterns have no literal for Vectorscan to anchor on and cost
+  // most of a Vectorscan pass; see scanner.cc), by the run a match needs;
+  // each kind's windows are rescanned with only its detectors.
+  digit_run_long,         // 12 or more digits (cards)
+  digit_groups_ssn,       // groups of 3+, 2, 4+ digits (SSNs)
+  digit_groups_phone,     // groups of 3+, 3, 4+ digits, or 3, 4+ after ')' (phones)
+  digit_run_dotted,       // 4 or more digits and 3 dots (IPv4)
+  digits_after_capitals,  // 2 or more digits after two capitals (IBANs, NINOs)
+  hex_run,                // the hand-written hex-group check (built-in MAC and
+                          // full IPv6 detectors only, for the same reason:
+                          // UUIDs and hex digests keep their patterns busy in
+                          // Vectorscan; see scanner.cc)
 };
+
+// How many digit-run kinds there are (Gate::digit_run_long ... digits_after_capitals).
+constexpr int kDigitRunKinds = 5;
+constexpr bool is_digit_run(Gate gate) {
+  return gate >= Gate::digit_run_long && gate <= Gate::digits_after_capitals;
+}
+// 0 for Gate::digit_run_long ... kDigitRunKinds - 1.
+constexpr int digit_run_kind(Gate gate) {
+  return static_cast<int>(gate) - static_cast<int>(Gate::digit_run_long);
+}
 
 struct Detector {
   std::string name;     // unique detector id, reported in findings

@@ -153,7 +153,7 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
   PatternSet som;
   PatternSet fast;
   PatternSet fast_caseless;
-  PatternSet digit;
+  PatternSet digit[kDigitRunKinds];
   PatternSet hex;
   for (std::size_t i = 0; i < scanner->detectors_.size(); ++i) {
     const Detector& detector = scanner->detectors_[i];
@@ -174,7 +174,7 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
       hs_free_compile_error(info_error);
     }
     if (detector.gate != Gate::pattern) {
-      PatternSet& group = detector.gate == Gate::digit_run ? digit : hex;
+      PatternSet& group = is_digit_run(detector.gate) ? digit[digit_run_kind(detector.gate)] : hex;
       group.patterns.push_back(detector.pattern.c_str());
       group.flags.push_back(HS_FLAG_SOM_LEFTMOST | caseless);
       group.ids.push_back(static_cast<unsigned int>(i));
@@ -231,8 +231,9 @@ Result<std::shared_ptr<const Scanner>> Scanner::build(std::vector<Detector> dete
       return std::unexpected(compiled.error());
     if (database) scanner->prefilters_.push_back(database);
   }
-  if (auto compiled = compile(digit, scanner->digit_database_); !compiled)
-    return std::unexpected(compiled.error());
+  for (int kind = 0; kind < kDigitRunKinds; ++kind)
+    if (auto compiled = compile(digit[kind], scanner->digit_databases_[kind]); !compiled)
+      return std::unexpected(compiled.error());
   if (auto compiled = compile(hex, scanner->hex_database_); !compiled)
     return std::unexpected(compiled.error());
   for (std::size_t i = 0; i < own.size(); ++i)
@@ -333,7 +334,8 @@ std::size_t next_separator(const char* p, std::size_t at, std::size_t size) {
 }
 
 // A stretch of text to rescan, with the database of `group`: a detector
-// index, or kDigitGroup / kHexGroup for the digit-run / hex-run detectors.
+// index, kDigitGroup + a digit-run kind (digit_run_kind) for the digit-run
+// detectors of that kind, or kHexGroup for the hex-run detectors.
 struct Window {
   std::size_t start;
   std::size_t end;
@@ -341,7 +343,7 @@ struct Window {
   bool line_start = false;  // start is the start of a line and group a single-line detector
 };
 
-constexpr std::uint32_t kDigitGroup = UINT32_MAX;
+constexpr std::uint32_t kDigitGroup = UINT32_MAX - 1 - kDigitRunKinds;
 constexpr std::uint32_t kHexGroup = UINT32_MAX - 1;
 
 // ---------------------------------------------------------------------------
@@ -368,24 +370,27 @@ constexpr std::uint32_t kHexGroup = UINT32_MAX - 1;
 
 // Reads the run starting at `start` (a digit that continues no run) and
 // flags it when it qualifies; returns where it ends.
-std::size_t digit_run_at(const char* p, std::size_t size, std::size_t start,
+// `wanted`: bit k for the digit-run kinds k to flag (those with detectors).
+std::size_t digit_run_at(const char* p, std::size_t size, std::size_t start, unsigned wanted,
                          std::vector<Window>& windows) {
   std::size_t at = start;
   std::size_t digits = 0;
   std::size_t dots = 0;
   // Lengths of the group being read and of the two closed before it.
   std::size_t group = 0, before = 0, before_that = 0;
-  std::size_t closed = 0;   // groups closed so far
-  bool grouped = false;     // groups of >= 3, 2 or 3, >= 4 digits in a row
-  bool after_area = false;  // the first two groups have 3 and >= 4 digits
-  bool spaced = false;      // a ' ' between two digits
+  std::size_t closed = 0;     // groups closed so far
+  bool ssn_groups = false;    // groups of >= 3, 2, >= 4 digits in a row
+  bool phone_groups = false;  // groups of >= 3, 3, >= 4 digits in a row
+  bool after_area = false;    // the first two groups have 3 and >= 4 digits
+  bool spaced = false;        // a ' ' between two digits
   for (;;) {
     ++digits;
     ++group;
     ++at;
     if (at < size && is_digit(p[at])) continue;
-    grouped =
-        grouped || (closed >= 2 && before_that >= 3 && (before == 2 || before == 3) && group >= 4);
+    const bool three_then_four = closed >= 2 && before_that >= 3 && group >= 4;
+    ssn_groups = ssn_groups || (three_then_four && before == 2);
+    phone_groups = phone_groups || (three_then_four && before == 3);
     after_area = after_area || (closed == 1 && before == 3 && group >= 4);
     before_that = before;
     before = group;
@@ -414,21 +419,28 @@ std::size_t digit_run_at(const char* p, std::size_t size, std::size_t start,
       end < size && ((is_alnum(p[end]) && p[end] != 'x' && p[end] != 'e') ||
                      ((p[end] == '.' || p[end] == '-') && end + 1 < size && is_alnum(p[end + 1])));
   const bool may_end = spaced || !glued_end;
-  if ((may_end &&
-       (digits >= 12 || grouped || (after_area && paren) || (digits >= 4 && dots >= 3))) ||
-      (digits >= 2 && capitals)) {
-    windows.push_back(
-        {start > 16 ? start - 16 : 0, std::min(size, std::max(end, start + 64) + 16), kDigitGroup});
-  }
+  const bool kinds[kDigitRunKinds] = {
+      may_end && digits >= 12,                             // Gate::digit_run_long
+      may_end && ssn_groups,                               // Gate::digit_groups_ssn
+      may_end && (phone_groups || (after_area && paren)),  // Gate::digit_groups_phone
+      may_end && digits >= 4 && dots >= 3,                 // Gate::digit_run_dotted
+      digits >= 2 && capitals,                             // Gate::digits_after_capitals
+  };
+  for (int kind = 0; kind < kDigitRunKinds; ++kind)
+    if (kinds[kind] && (wanted & (1u << kind)))
+      windows.push_back({start > 16 ? start - 16 : 0,
+                         std::min(size, std::max(end, start + 64) + 16),
+                         kDigitGroup + static_cast<std::uint32_t>(kind)});
   return end;
 }
 
 // Every run, one at a time: the reference the block check must agree with.
-void digit_run_windows_bytewise(std::string_view text, std::vector<Window>& windows) {
+void digit_run_windows_bytewise(std::string_view text, unsigned wanted,
+                                std::vector<Window>& windows) {
   const char* p = text.data();
   const std::size_t size = text.size();
   for (std::size_t at = next_digit(p, 0, size); at < size;)
-    at = next_digit(p, digit_run_at(p, size, at, windows), size);
+    at = next_digit(p, digit_run_at(p, size, at, wanted, windows), size);
 }
 
 // The bytes of a 64-byte block (zero past the end of the text) as bit masks,
@@ -529,6 +541,7 @@ std::uint64_t back(std::uint64_t current, std::uint64_t previous, unsigned k) {
 // 64 bytes; a date ("2026-05-01", 10 bytes) is read.
 struct DigitRunCheck {
   std::string_view text;
+  unsigned wanted;  // as for digit_run_at
   std::vector<Window>& windows;
   std::uint64_t previous_run = 0, previous_digit = 0, previous_upper = 0, previous_capitals = 0,
                 previous_space = 0;
@@ -537,7 +550,7 @@ struct DigitRunCheck {
 
   void read(std::size_t start) {
     if (start < read_up_to) return;
-    digit_run_at(text.data(), text.size(), start, windows);
+    digit_run_at(text.data(), text.size(), start, wanted, windows);
     read_up_to = start + 1;
   }
 
@@ -714,10 +727,12 @@ void gate_check_blocks_baseline(std::string_view text, DigitRunCheck* digit, Hex
 }
 #endif
 
-void gate_check_windows(std::string_view text, bool digit_runs, bool hex_groups,
+// `digit_kinds`: bit k for the digit-run kinds k to flag.
+void gate_check_windows(std::string_view text, unsigned digit_kinds, bool hex_groups,
                         std::vector<Window>& windows) {
+  const bool digit_runs = digit_kinds != 0;
   if (!digit_runs && !hex_groups) return;
-  DigitRunCheck digit{text, windows};
+  DigitRunCheck digit{text, digit_kinds, windows};
   HexGroupCheck hex{text, windows};
 #if COUNTERSIGN_MASK_AVX2
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
@@ -831,7 +846,10 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
       windows.push_back({start, end.at, end.detector, line_start});
     }
   }
-  gate_check_windows(text, digit_database_ != nullptr, hex_database_ != nullptr, windows);
+  unsigned digit_kinds = 0;
+  for (int kind = 0; kind < kDigitRunKinds; ++kind)
+    if (digit_databases_[kind]) digit_kinds |= 1u << kind;
+  gate_check_windows(text, digit_kinds, hex_database_ != nullptr, windows);
   if (windows.empty()) return hits;
   std::sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) {
     if (a.group != b.group) return a.group < b.group;
@@ -839,7 +857,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
   });
 
   // Pass 2: leftmost starts, in the merged windows of each detector (or of
-  // the digit-run group), with that detector's database. A match that
+  // each digit-run kind, or the hex group), with that detector's database. A match that
   // starts at a window's first byte may have been cut: widen and rescan.
   // Every prefilter end must come back from the rescan too: when one does
   // not, its match starts before the window (a detector without a bound on
@@ -852,7 +870,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
   std::size_t i = 0;
   while (i < windows.size()) {
     const std::uint32_t group = windows[i].group;
-    const bool digit_group = group == kDigitGroup || group == kHexGroup;
+    const bool digit_group = group >= kDigitGroup;  // or the hex group
     std::size_t window_start = windows[i].start;
     std::size_t window_end = windows[i].end;
     bool line_start = windows[i].line_start;
@@ -862,9 +880,10 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
       if (!digit_group) expected_ends.push_back(windows[i].end);
       ++i;
     }
-    auto* database = static_cast<hs_database_t*>(group == kDigitGroup ? digit_database_
-                                                 : group == kHexGroup ? hex_database_
-                                                                      : rescan_[group]);
+    auto* database =
+        static_cast<hs_database_t*>(group == kHexGroup     ? hex_database_
+                                    : group >= kDigitGroup ? digit_databases_[group - kDigitGroup]
+                                                           : rescan_[group]);
     for (;;) {
       found.clear();
       reported_ends.clear();
@@ -909,11 +928,11 @@ std::vector<std::pair<std::size_t, std::size_t>> gate_windows(std::string_view t
                                                               bool bytewise) {
   std::vector<Window> windows;
   if (!bytewise)
-    gate_check_windows(text, !hex, hex, windows);
+    gate_check_windows(text, hex ? 0u : (1u << kDigitRunKinds) - 1, hex, windows);
   else if (hex)
     hex_run_windows_bytewise(text, windows);
   else
-    digit_run_windows_bytewise(text, windows);
+    digit_run_windows_bytewise(text, (1u << kDigitRunKinds) - 1, windows);
   std::vector<std::pair<std::size_t, std::size_t>> out;
   for (const Window& window : windows) out.emplace_back(window.start, window.end);
   std::sort(out.begin(), out.end());

@@ -6,6 +6,7 @@
 // overlapping candidates are resolved by confidence, then length.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -52,12 +53,14 @@ class Scanner {
   std::vector<Detector> detectors_;
   // Pass 1 over the whole text: `prefilters_` (no start-of-match tracking)
   // finds where matches of the Gate::pattern detectors end, and the
-  // digit-run and hex-group checks (scanner.cc) flag where Gate::digit_run
-  // and Gate::hex_run detectors may match. Pass 2 rescans only windows
+  // digit-run and hex-group checks (scanner.cc) flag where the digit-run
+  // (is_digit_run) and Gate::hex_run detectors may match. Pass 2 rescans only windows
   // around those places, each with the leftmost start-of-match database of
   // the detectors that may match there: a window around a prefilter end
   // with that detector's own database (`rescan_`), a digit-run window with
-  // `digit_database_`, a hex-group window with `hex_database_`.
+  // the database of its kind's detectors (`digit_databases_`: a run of 12
+  // digits needs only the card pattern, one with three dots only IPv4), a
+  // hex-group window with `hex_database_`.
   // `database_` (every detector) serves `scan_exhaustive`. Text without
   // findings costs pass 1 only.
   // hs_database_t each: the Gate::pattern detectors that start caseless
@@ -65,9 +68,11 @@ class Scanner {
   // faster one after the other than together; empty when no detector is
   // Gate::pattern.
   std::vector<void*> prefilters_;
-  void* database_ = nullptr;        // hs_database_t
-  void* digit_database_ = nullptr;  // hs_database_t; null when no detector is digit-run gated
-  void* hex_database_ = nullptr;    // hs_database_t; null when no detector is hex-run gated
+  void* database_ = nullptr;  // hs_database_t
+  // By digit-run kind (digit_run_kind): hs_database_t, null when no
+  // detector is of that kind.
+  std::array<void*, kDigitRunKinds> digit_databases_{};
+  void* hex_database_ = nullptr;  // hs_database_t; null when no detector is hex-run gated
   std::vector<void*> rescan_;  // by detector: hs_database_t, null for detectors not Gate::pattern
   std::vector<void*> every_database_;  // all of the above, to size scratch space and to free
   // By detector: how far before a prefilter end its match may start (its
