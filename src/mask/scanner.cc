@@ -744,6 +744,30 @@ void gate_check_windows(std::string_view text, unsigned digit_kinds, bool hex_gr
   gate_check_blocks_baseline(text, digit_runs ? &digit : nullptr, hex_groups ? &hex : nullptr);
 }
 
+// The windows ordered by group, then start. Each source gives a group's
+// windows in order of start already (the prefilter reports ends in order,
+// and a window starts a fixed reach, or at the line, before its end; the
+// checks go through the text once), so a counting sort by group does it;
+// a group that is not in order (no source known to do that) is sorted.
+std::vector<Window> by_group(std::vector<Window> windows, std::size_t detectors) {
+  auto bucket = [&](std::uint32_t group) {
+    return group >= kDigitGroup ? detectors + (group - kDigitGroup) : group;
+  };
+  std::vector<std::size_t> first(detectors + kDigitRunKinds + 2, 0);
+  for (const Window& window : windows) ++first[bucket(window.group) + 1];
+  for (std::size_t k = 1; k < first.size(); ++k) first[k] += first[k - 1];
+  std::vector<Window> sorted(windows.size());
+  std::vector<std::size_t> next(first.begin(), first.end() - 1);
+  for (const Window& window : windows) sorted[next[bucket(window.group)]++] = window;
+  auto by_start = [](const Window& a, const Window& b) { return a.start < b.start; };
+  for (std::size_t k = 0; k + 1 < first.size(); ++k) {
+    auto from = sorted.begin() + static_cast<std::ptrdiff_t>(first[k]);
+    auto to = sorted.begin() + static_cast<std::ptrdiff_t>(first[k + 1]);
+    if (!std::is_sorted(from, to, by_start)) std::sort(from, to, by_start);
+  }
+  return sorted;
+}
+
 // Validated, non-overlapping hits from the raw candidates.
 std::vector<Hit> resolve(std::string_view text, const std::vector<Detector>& detectors,
                          std::vector<Candidate>& candidates) {
@@ -851,10 +875,7 @@ std::vector<Hit> Scanner::scan(std::string_view text) const {
     if (digit_databases_[kind]) digit_kinds |= 1u << kind;
   gate_check_windows(text, digit_kinds, hex_database_ != nullptr, windows);
   if (windows.empty()) return hits;
-  std::sort(windows.begin(), windows.end(), [](const Window& a, const Window& b) {
-    if (a.group != b.group) return a.group < b.group;
-    return a.start < b.start;
-  });
+  windows = by_group(std::move(windows), detectors_.size());
 
   // Pass 2: leftmost starts, in the merged windows of each detector (or of
   // each digit-run kind, or the hex group), with that detector's database. A match that
