@@ -213,6 +213,8 @@ constexpr int kBusyTimeoutMillis = 5000;
 constexpr auto kSearchIndexInterval = std::chrono::milliseconds(100);
 constexpr std::int64_t kSearchIndexStep = 500;
 constexpr int kSearchIndexStepsPerWake = 40;
+// WAL pages after which the writer thread checkpoints (SQLite's own default).
+constexpr int kCheckpointPages = 1000;
 constexpr int kDefaultPageSize = 50;
 constexpr int kMaxPageSize = 1000;
 
@@ -453,6 +455,7 @@ SqliteStore::~SqliteStore() {
     writer_.join();  // commits what is still queued first
   }
   for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
+  sqlite3_close(checkpointer_);  // null (a no-op) for in-memory databases
   sqlite3_close(database_);
 }
 
@@ -475,14 +478,54 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path,
   sqlite3_extended_result_codes(database, 1);
   std::unique_ptr<SqliteStore> store(new SqliteStore(database));
   std::lock_guard lock(store->mutex_);
-  if (auto configured = store->configure(path.empty() || path == ":memory:"); !configured) {
+  const bool in_memory = path.empty() || path == ":memory:";
+  if (auto configured = store->configure(in_memory); !configured) {
     return std::unexpected(configured.error());
   }
   if (auto migrated = store->migrate(); !migrated) return std::unexpected(migrated.error());
   if (auto built = store->build_missing_tree(); !built) return std::unexpected(built.error());
   store->index_when_idle_ = options.index_when_idle;
+  if (!in_memory) {
+    if (auto started = store->start_checkpointer(path); !started)
+      return std::unexpected(started.error());
+  }
   store->writer_ = std::thread([raw = store.get()] { raw->run_writer(); });
   return store;
+}
+
+// WAL checkpoints (copying committed pages back into the database file, and
+// an fsync) run on the writer thread through a connection of their own,
+// concurrently with commits, instead of inside whichever commit crossed the
+// threshold: that commit is usually an event loop's, which would stall
+// every request on the loop for the copy and the fsync.
+Result<void> SqliteStore::start_checkpointer(const std::string& path) {
+  int code = sqlite3_open_v2(path.c_str(), &checkpointer_, SQLITE_OPEN_READWRITE, nullptr);
+  if (code != SQLITE_OK) return std::unexpected(database_error(code, "open checkpoint connection"));
+  sqlite3_busy_timeout(checkpointer_, kBusyTimeoutMillis);
+  sqlite3_wal_autocheckpoint(database_, 0);
+  sqlite3_wal_hook(
+      database_,
+      [](void* self, sqlite3*, const char*, int pages) {
+        static_cast<SqliteStore*>(self)->wal_grew(pages);
+        return SQLITE_OK;
+      },
+      this);
+  return {};
+}
+
+void SqliteStore::wal_grew(int pages) {
+  if (pages < kCheckpointPages) return;
+  std::lock_guard queue_lock(queue_mutex_);
+  if (checkpoint_wanted_) return;
+  checkpoint_wanted_ = true;
+  queue_ready_.notify_one();
+}
+
+void SqliteStore::checkpoint_wal() {
+  // PASSIVE: copies what no reader still needs, never waits for or blocks
+  // a writer; what it leaves is copied by a later checkpoint.
+  (void)sqlite3_wal_checkpoint_v2(checkpointer_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                  nullptr);
 }
 
 Result<void> SqliteStore::configure(bool in_memory) {
@@ -922,7 +965,14 @@ void SqliteStore::flush_queue() {
 void SqliteStore::run_writer() {
   std::unique_lock queue_lock(queue_mutex_);
   for (;;) {
-    auto asked = [&] { return writer_flush_wanted_ || closing_; };
+    if (checkpoint_wanted_) {
+      checkpoint_wanted_ = false;
+      queue_lock.unlock();
+      checkpoint_wal();
+      queue_lock.lock();
+      continue;
+    }
+    auto asked = [&] { return writer_flush_wanted_ || checkpoint_wanted_ || closing_; };
     if (index_when_idle_) {
       if (!queue_ready_.wait_for(queue_lock, kSearchIndexInterval, asked)) {
         queue_lock.unlock();
@@ -933,7 +983,8 @@ void SqliteStore::run_writer() {
     } else {
       queue_ready_.wait(queue_lock, asked);
     }
-    if (closing_ && queue_.empty()) return;  // every queued event committed
+    if (closing_ && queue_.empty()) return;            // every queued event committed
+    if (!writer_flush_wanted_ && !closing_) continue;  // a checkpoint: at the top
     queue_lock.unlock();
     flush_queue();
     queue_lock.lock();

@@ -139,12 +139,17 @@ class SqliteStore final : public Store {
   // the queue is empty).
   void run_writer();
   void index_while_idle();
+  // WAL checkpoints on the writer thread (see start_checkpointer).
+  Result<void> start_checkpointer(const std::string& path);
+  void wal_grew(int pages);
+  void checkpoint_wal();
   // Returns once every append queued so far has committed (or failed).
   // Never call it with mutex_ held.
   void wait_for_queued_appends();
 
   std::mutex mutex_;
   sqlite3* database_;
+  sqlite3* checkpointer_ = nullptr;  // used by the writer thread only
   // The tree's right edge after the last committed append (nullopt: reload).
   std::optional<audit::CompactRange> frontier_;
   // Group commit queue for append_events, guarded by queue_mutex_; the
@@ -159,6 +164,7 @@ class SqliteStore final : public Store {
   std::uint64_t flushes_at_last_index_ = 0;
   bool flush_scheduled_ = false;      // the scheduler has a flush to run
   bool writer_flush_wanted_ = false;  // the writer thread has been asked to flush
+  bool checkpoint_wanted_ = false;    // the WAL has grown past kCheckpointPages
   bool closing_ = false;
   std::thread writer_;
   // Prepared once, reused for the life of the connection; keyed by SQL text.
