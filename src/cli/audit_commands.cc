@@ -34,6 +34,11 @@
 namespace countersign::cli {
 namespace {
 
+// The commands that read the database directly (verify, export, evidence,
+// ...) are short-lived readers: they leave indexing for search to the
+// gateway that serves the database.
+constexpr store::SqliteOptions kReaderOptions{.index_when_idle = false};
+
 struct SearchOptions {
   std::string actor, verb, type, target, review, text, from, to, cursor;
   int limit = 100;
@@ -203,7 +208,7 @@ int verify(const VerifyCommand& options) {
     verify_options.external_checkpoint = std::move(*checkpoint);
     verify_options.external_name = options.checkpoint_path;
   }
-  auto store = store::SqliteStore::open(config->sqlite_path);
+  auto store = store::SqliteStore::open(config->sqlite_path, kReaderOptions);
   if (!store) return report(store.error());
   const std::optional<audit::NoteVerifier> key = verify_options.key;
   auto verified = server::verify_store(**store, std::move(verify_options));
@@ -272,7 +277,7 @@ int prove(const ClientOptions& client, const ProveCommand& options) {
   }
   auto config = config::load_config(options.config_path);
   if (!config) return report(config.error());
-  auto store = store::SqliteStore::open(config->sqlite_path);
+  auto store = store::SqliteStore::open(config->sqlite_path, kReaderOptions);
   if (!store) return report(store.error());
   std::int64_t size = options.size;
   if (size < 0) {
@@ -440,7 +445,7 @@ int checkpoint(const ClientOptions& client, const CheckpointCommand& options) {
   }
   auto config = config::load_config(options.config_path);
   if (!config) return report(config.error());
-  auto store = store::SqliteStore::open(config->sqlite_path);
+  auto store = store::SqliteStore::open(config->sqlite_path, kReaderOptions);
   if (!store) return report(store.error());
   auto latest = (*store)->latest_checkpoint();
   if (!latest) return report(latest.error());
@@ -510,7 +515,7 @@ int export_events(const ExportCommand& options) {
   if (!to) return report(to.error()), kExitUsage;
   auto config = config::load_config(options.config_path);
   if (!config) return report(config.error());
-  auto store = store::SqliteStore::open(config->sqlite_path);
+  auto store = store::SqliteStore::open(config->sqlite_path, kReaderOptions);
   if (!store) return report(store.error());
   std::ofstream file;
   if (!options.out.empty()) {
@@ -559,7 +564,7 @@ int evidence(const EvidenceCommand& options) {
   auto verifier = checkpoint_verifier(options.pubkey, *config);
   if (!verifier) return report(verifier.error()), kExitUsage;
   verify_options.key = std::move(*verifier);
-  auto store = store::SqliteStore::open(config->sqlite_path);
+  auto store = store::SqliteStore::open(config->sqlite_path, kReaderOptions);
   if (!store) return report(store.error());
   audit::EvidenceLog log;
   if (verify_options.key) log.verifier_key = verify_options.key->vkey();

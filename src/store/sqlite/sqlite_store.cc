@@ -1003,7 +1003,7 @@ void SqliteStore::index_while_idle() {
   flushes_at_last_index_ = flushes;
   for (int step = 0; step < steps; ++step) {
     std::lock_guard lock(mutex_);
-    auto indexed = index_audit_text(kSearchIndexStep);
+    auto indexed = index_for_search(kSearchIndexStep);
     if (!indexed || *indexed < kSearchIndexStep) return;
   }
 }
@@ -1280,7 +1280,7 @@ Result<std::optional<review::Review>> SqliteStore::find_open_review(const std::s
 // at most `limit` (0: all), in one write transaction: one INSERT ... SELECT
 // each, so FTS5 writes one segment per batch and each filter index takes
 // the batch's rows together. Called with mutex_ held.
-Result<std::int64_t> SqliteStore::index_audit_text(std::int64_t limit) {
+Result<std::int64_t> SqliteStore::index_for_search(std::int64_t limit) {
   auto transaction = Transaction::begin(*this, Transaction::Kind::write);
   if (!transaction) return std::unexpected(transaction.error());
   std::int64_t from = 0, end = 0;
@@ -1331,7 +1331,7 @@ Result<std::int64_t> SqliteStore::index_audit_text(std::int64_t limit) {
 
 Result<std::int64_t> SqliteStore::catch_up_search_index(std::int64_t limit) {
   std::lock_guard lock(mutex_);
-  return index_audit_text(limit);
+  return index_for_search(limit);
 }
 
 namespace {
@@ -1439,7 +1439,7 @@ Result<AuditPage> SqliteStore::list_events(const AuditFilter& filter) {
   if (phrase || has_column_filter(filter)) {
     // The search indexes are brought up to date first, so searches are
     // exact (the writer thread keeps the gap small when it is idle).
-    if (auto indexed = index_audit_text(0); !indexed) return std::unexpected(indexed.error());
+    if (auto indexed = index_for_search(0); !indexed) return std::unexpected(indexed.error());
   }
   auto transaction = Transaction::begin(*this, Transaction::Kind::read);
   if (!transaction) return std::unexpected(transaction.error());

@@ -122,7 +122,7 @@ class SqliteStore final : public Store {
   // The Merkle tree: stored node reads, the cached right edge, and the
   // one-time build for logs written before the tree existed.
   Result<audit::Hash> read_node(unsigned level, std::uint64_t position);
-  Result<std::int64_t> index_audit_text(std::int64_t limit);
+  Result<std::int64_t> index_for_search(std::int64_t limit);
   Result<std::int64_t> stored_size();
   Result<audit::CompactRange> load_frontier(std::int64_t size);
   Result<void> build_missing_tree();
