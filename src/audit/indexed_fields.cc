@@ -217,6 +217,11 @@ std::optional<BodyFields> body_fields(std::string_view body) {
           if (!text(item, verb)) return false;
           fields.verb = std::move(verb);
         }
+        if (name == "\"target\"" && !item.empty()) {
+          std::string target(item);
+          if (item.front() == '"' && !text(item, target)) return false;
+          fields.target = std::move(target);
+        }
         return true;
       });
     }
@@ -256,8 +261,14 @@ std::optional<std::string> column_mismatch(const BodyFields& body, const Indexed
     return fmt::format("the verb column says {} but the hashed event names no verb",
                        quoted(columns.verb));
   }
+  if (!columns.search_copied) return std::nullopt;
   if (columns.search_copy_differs)
     return std::string("the search index's copy of the columns differs from the event");
+  if (columns.search_target_null != !body.target ||
+      (body.target && columns.search_target != *body.target))
+    return fmt::format("the search index's target says {} but the hashed event says {}",
+                       columns.search_target_null ? "NULL" : quoted(columns.search_target),
+                       body.target ? quoted(*body.target) : "none");
   return std::nullopt;
 }
 

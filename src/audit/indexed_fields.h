@@ -23,9 +23,13 @@ struct IndexedColumns {
   bool action_digest_null = false;
   std::string_view verb;
   bool verb_null = false;
-  // The store keeps a further copy that filters read (filled in batches);
-  // true when that copy is not the same as these columns.
+  // The store keeps a further copy that filters read, filled in batches:
+  // whether it exists yet, whether its type, actor, review or verb differ
+  // from these columns, and its target (details.target of the body).
+  bool search_copied = false;
   bool search_copy_differs = false;
+  std::string_view search_target;
+  bool search_target_null = true;
 };
 
 // The fields of a canonical event body that the columns copy.
@@ -36,6 +40,8 @@ struct BodyFields {
   std::string review_id;
   std::string action_digest;
   std::optional<std::string> verb;  // details.verb, when it is a string
+  // details.target: decoded when a string, else its JSON text.
+  std::optional<std::string> target;
 };
 
 // Reads the fields from the JSON text of an event body with one linear pass

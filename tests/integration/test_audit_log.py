@@ -651,6 +651,16 @@ class TamperTest(unittest.TestCase):
         report = self.assert_detected(index, "search index's copy of the columns differs")
         self.assertEqual(len(report["problems"]), 1, report)
 
+    def test_edited_search_target_hides_an_event_from_search(self):
+        index = next(e["index"] for e in self.events
+                     if e["type"] == "action.decided" and e["details"].get("target"))
+        with self.db() as connection:
+            edited = connection.execute("UPDATE audit_search SET target = 'elsewhere' WHERE idx = ?",
+                                        (index,)).rowcount
+        self.assertEqual(edited, 1)
+        report = self.assert_detected(index, "the search index's target says \"elsewhere\"")
+        self.assertEqual(len(report["problems"]), 1, report)
+
     def test_tampered_tree_node(self):
         with self.db() as connection:
             connection.execute("UPDATE audit_tree SET hash = zeroblob(32) WHERE level = 1 AND position = 1")

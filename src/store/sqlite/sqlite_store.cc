@@ -1764,11 +1764,13 @@ Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
   if (!transaction) return std::unexpected(transaction.error());
   // The search copy of an event's columns (audit_search, once indexed) must
   // equal the columns, which the verifier checks against the body.
+  // (The target is checked against the body by the verifier: comparing it
+  // with the generated column here would parse every body once more.)
   auto statement = prepare(
       "SELECT e.idx, e.body, e.leaf_hash, e.previous_hash, e.hash, e.time, e.type, e.actor, "
-      "e.review_id, e.action_digest, e.verb, s.idx IS NOT NULL AND (s.type IS NOT e.type OR "
-      "s.actor IS NOT e.actor OR s.review_id IS NOT e.review_id OR s.verb IS NOT e.verb OR "
-      "s.target IS NOT e.target) FROM audit_events AS e LEFT JOIN audit_search AS s "
+      "e.review_id, e.action_digest, e.verb, s.idx IS NOT NULL, CASE WHEN s.idx IS NULL THEN 0 "
+      "ELSE s.type IS NOT e.type OR s.actor IS NOT e.actor OR s.review_id IS NOT e.review_id OR "
+      "s.verb IS NOT e.verb END, s.target FROM audit_events AS e LEFT JOIN audit_search AS s "
       "ON s.idx = e.idx ORDER BY e.idx");
   if (!statement) return std::unexpected(statement.error());
   for (;;) {
@@ -1790,7 +1792,10 @@ Result<void> SqliteStore::scan_events(const RawEventVisitor& visit) {
     event.columns.action_digest_null = statement->is_null(9);
     event.columns.verb = statement->view(10);
     event.columns.verb_null = statement->is_null(10);
-    event.columns.search_copy_differs = statement->integer(11) != 0;
+    event.columns.search_copied = statement->integer(11) != 0;
+    event.columns.search_copy_differs = statement->integer(12) != 0;
+    event.columns.search_target = statement->view(13);
+    event.columns.search_target_null = statement->is_null(13);
     if (!visit(event)) break;
   }
   statement->reset();
