@@ -28,9 +28,12 @@ const LIMIT = { timeout: 90000 };
 // Playwright hands a body over only once the page has read all of it, so
 // every request a test makes from the page must read its answer; a body
 // that never arrives fails the test with its URL instead of hanging.
+// Collecting stops recording: a response the page receives afterwards (a
+// live update racing the end of the test) would otherwise be read from a
+// page that is closing, and fail the test file after the test.
 function recordResponses(page) {
   const bodies = [];
-  page.on('response', (response) => {
+  const record = (response) => {
     const type = response.headers()['content-type'] || '';
     if (type.startsWith('text/event-stream')) return;
     const what = `${response.request().method()} ${response.url()} (${response.status()})`;
@@ -41,8 +44,12 @@ function recordResponses(page) {
           if (response.status() >= 300 && response.status() < 400) return { url: response.url(), text: '' };
           throw error;
         }));
-  });
-  return async () => Promise.all(bodies);
+  };
+  page.on('response', record);
+  return async () => {
+    page.off('response', record);
+    return Promise.all(bodies);
+  };
 }
 
 function recordCspViolations(page) {
