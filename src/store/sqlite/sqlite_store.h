@@ -1,5 +1,6 @@
 // The embedded default Store: one SQLite file in WAL mode, one connection
-// per process, every public call one transaction. It persists what the
+// per process for every read and write (a second one only runs WAL
+// checkpoints), every public call one transaction. It persists what the
 // review and audit modules produce; it must never decide anything about a
 // review, never commit a state change without the audit events describing
 // it, and never put a bound value (subjects, digests, params) into an error
